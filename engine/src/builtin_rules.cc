@@ -1,0 +1,168 @@
+#include "builtin_rules.h"
+
+#include <unordered_map>
+#include <vector>
+
+#include "json.h"
+
+namespace recrules::detail {
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// builtin:exclusions — exclude_queues (queue name or SID, exact) then exclude_attributes
+// (dot path; array containment; strict JSON equality), entries in configuration order.
+// Under dual-channel recording the dual-channel lists apply and the conditional ones do not.
+class ExclusionRule : public Rule {
+ public:
+  ExclusionRule(const std::string& name, const PolicyConfig& cfg) : Rule(name) {
+    const ExclusionConfig* list = nullptr;
+    if (cfg.dual_enabled) {
+      list = &cfg.dual;
+    } else if (cfg.conditional_enabled) {
+      list = &cfg.conditional;
+    }
+    if (list == nullptr) return;
+    for (size_t i = 0; i < list->queues.size(); ++i) {
+      const std::string& q = list->queues[i];
+      std::string matched = list->source + ".exclude_queues[" + std::to_string(i) + "]";
+      std::string reason = "task queue \"" + q + "\" is excluded from recording (" + matched + ")";
+      // First occurrence wins, as in a scan of the list in order.
+      queues_.try_emplace(q, Entry{i, std::move(reason), std::move(matched)});
+    }
+    for (size_t i = 0; i < list->attributes.size(); ++i) {
+      const AttributeExclusion& a = list->attributes[i];
+      std::string matched = list->source + ".exclude_attributes[" + std::to_string(i) + "]";
+      std::string reason = "task attribute " + a.key + " = " + a.value.dump() +
+                           " is excluded from recording (" + matched + ")";
+      attributes_.push_back(
+          Attribute{Path::Parse(a.key), Literal(a.value), {i, std::move(reason), std::move(matched)}});
+    }
+  }
+
+  void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
+    if (!queues_.empty()) {
+      const Entry* by_name = Find(in.task.queue_name);
+      const Entry* by_sid = Find(in.task.queue_sid);
+      const Entry* hit = by_name;
+      if (by_sid != nullptr && (hit == nullptr || by_sid->index < hit->index)) hit = by_sid;
+      if (hit != nullptr) {
+        out->Decide(Action::kSkip, hit->reason, hit->matched);
+        return;
+      }
+    }
+    if (!in.task.has_attributes) return;
+    for (const Attribute& a : attributes_) {
+      auto found = WalkPath(in.task.attributes, a.path.steps);
+      if (found && a.value.Matches(*found)) {
+        out->Decide(Action::kSkip, a.entry.reason, a.entry.matched);
+        return;
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    size_t index;
+    std::string reason;
+    std::string matched;
+  };
+  struct Attribute {
+    Path path;
+    Literal value;
+    Entry entry;
+  };
+
+  const Entry* Find(std::string_view queue) const {
+    if (queue.empty()) return nullptr;
+    auto it = queues_.find(queue);
+    return it == queues_.end() ? nullptr : &it->second;
+  }
+
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> queues_;
+  std::vector<Attribute> attributes_;
+};
+
+// builtin:non_voice — only voice tasks are recorded. A task that names no channel passes.
+class NonVoiceRule : public Rule {
+ public:
+  explicit NonVoiceRule(const std::string& name) : Rule(name) {}
+  void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
+    if (in.task.channel.empty() || in.task.channel == "voice") return;
+    out->reason_storage = "task channel \"";
+    out->reason_storage.append(in.task.channel);
+    out->reason_storage.append("\" is not voice: there is no call to record");
+    out->Decide(Action::kSkip, out->reason_storage, "taskChannelUniqueName");
+  }
+};
+
+// builtin:internal_calls — under dual-channel recording, an agent-to-agent call
+// (attributes.client_call) is recorded on the outbound leg only, so it is not recorded twice.
+class InternalCallRule : public Rule {
+ public:
+  InternalCallRule(const std::string& name, const PolicyConfig& cfg)
+      : Rule(name), active_(cfg.dual_enabled) {}
+  void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
+    if (!active_ || !in.task.has_attributes) return;
+    auto client_call = WalkPath(in.task.attributes, client_call_.steps);
+    bool is_internal = false;
+    if (!client_call || client_call->get(is_internal) != simdjson::SUCCESS || !is_internal) return;
+    auto direction = WalkPath(in.task.attributes, direction_.steps);
+    std::string_view dir;
+    if (direction && direction->get(dir) == simdjson::SUCCESS && dir == "outbound") return;
+    out->Decide(Action::kSkip,
+                "internal call (attributes.client_call): only the outbound leg's task is "
+                "recorded under dual-channel recording",
+                "attributes.client_call");
+  }
+
+ private:
+  bool active_;
+  Path client_call_ = Path::Parse("client_call");
+  Path direction_ = Path::Parse("direction");
+};
+
+// builtin:already_recorded — under dual-channel recording of the customer leg, a task whose
+// attributes.conversations.media is set was recorded before (e.g. before a transfer).
+class AlreadyRecordedRule : public Rule {
+ public:
+  AlreadyRecordedRule(const std::string& name, const PolicyConfig& cfg)
+      : Rule(name), active_(cfg.dual_enabled && cfg.dual_channel == Channel::kCustomer) {}
+  void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
+    if (!active_ || !in.task.has_attributes) return;
+    if (!WalkPath(in.task.attributes, media_.steps)) return;
+    out->Decide(Action::kSkip,
+                "the customer leg was already recorded (attributes.conversations.media is set, "
+                "e.g. before a transfer): not recording it twice",
+                "attributes.conversations.media");
+  }
+
+ private:
+  bool active_;
+  Path media_ = Path::Parse("conversations.media");
+};
+
+}  // namespace
+
+bool IsBuiltinRuleName(std::string_view name) { return name.rfind("builtin:", 0) == 0; }
+
+Result<std::unique_ptr<Rule>> MakeBuiltinRule(const std::string& name, const PolicyConfig& cfg,
+                                              const std::string& where) {
+  if (name == "builtin:exclusions") return std::unique_ptr<Rule>(new ExclusionRule(name, cfg));
+  if (name == "builtin:non_voice") return std::unique_ptr<Rule>(new NonVoiceRule(name));
+  if (name == "builtin:internal_calls") {
+    return std::unique_ptr<Rule>(new InternalCallRule(name, cfg));
+  }
+  if (name == "builtin:already_recorded") {
+    return std::unique_ptr<Rule>(new AlreadyRecordedRule(name, cfg));
+  }
+  return Status::InvalidPolicy(cfg.file + ": " + where + ": unknown rule \"" + name +
+                               "\" (built-in rules: builtin:exclusions, builtin:non_voice, "
+                               "builtin:internal_calls, builtin:already_recorded)");
+}
+
+}  // namespace recrules::detail

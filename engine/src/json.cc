@@ -1,0 +1,277 @@
+#include "json.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace recrules::detail {
+
+Path Path::Parse(std::string_view dot_path) {
+  Path p;
+  p.text = std::string(dot_path);
+  size_t start = 0;
+  while (true) {
+    size_t dot = dot_path.find('.', start);
+    if (dot == std::string_view::npos) {
+      p.steps.emplace_back(dot_path.substr(start));
+      break;
+    }
+    p.steps.emplace_back(dot_path.substr(start, dot - start));
+    start = dot + 1;
+  }
+  return p;
+}
+
+std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps) {
+  Element cur = root;
+  for (const std::string& step : steps) {
+    simdjson::dom::object obj;
+    if (cur.get(obj) != simdjson::SUCCESS) return std::nullopt;
+    Element next;
+    if (obj.at_key(step).get(next) != simdjson::SUCCESS) return std::nullopt;
+    if (next.is_null()) return std::nullopt;
+    cur = next;
+  }
+  return cur;
+}
+
+std::optional<Element> WalkPath(Element root, std::string_view dot_path) {
+  return WalkPath(root, Path::Parse(dot_path).steps);
+}
+
+Literal::Literal(nlohmann::json value) : value_(std::move(value)) {
+  using T = nlohmann::json::value_t;
+  switch (value_.type()) {
+    case T::null:
+    case T::discarded:
+      kind_ = Kind::kNull;
+      break;
+    case T::boolean:
+      kind_ = Kind::kBool;
+      bool_ = value_.get<bool>();
+      break;
+    case T::number_integer:
+      kind_ = Kind::kInt;
+      int_ = value_.get<int64_t>();
+      break;
+    case T::number_unsigned:
+      kind_ = Kind::kUint;
+      uint_ = value_.get<uint64_t>();
+      break;
+    case T::number_float:
+      kind_ = Kind::kDouble;
+      double_ = value_.get<double>();
+      break;
+    case T::string:
+      kind_ = Kind::kString;
+      string_ = value_.get<std::string>();
+      break;
+    case T::array:
+    case T::binary:
+      kind_ = Kind::kArray;
+      break;
+    case T::object:
+      kind_ = Kind::kObject;
+      break;
+  }
+}
+
+namespace {
+
+// Numeric equality across simdjson's three number representations and nlohmann's.
+bool NumberEquals(Element e, const nlohmann::json& j) {
+  switch (e.type()) {
+    case ElementType::INT64: {
+      int64_t a = int64_t(e);
+      if (j.is_number_integer() && !j.is_number_unsigned()) return a == j.get<int64_t>();
+      if (j.is_number_unsigned()) return a >= 0 && uint64_t(a) == j.get<uint64_t>();
+      return double(a) == j.get<double>();
+    }
+    case ElementType::UINT64: {
+      uint64_t a = uint64_t(e);
+      if (j.is_number_unsigned()) return a == j.get<uint64_t>();
+      if (j.is_number_integer()) {
+        int64_t b = j.get<int64_t>();
+        return b >= 0 && a == uint64_t(b);
+      }
+      return double(a) == j.get<double>();
+    }
+    case ElementType::DOUBLE:
+      return double(e) == j.get<double>();
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool JsonEquals(Element e, const nlohmann::json& j) {
+  switch (e.type()) {
+    case ElementType::NULL_VALUE:
+      return j.is_null();
+    case ElementType::BOOL:
+      return j.is_boolean() && bool(e) == j.get<bool>();
+    case ElementType::STRING:
+      return j.is_string() && std::string_view(e) == j.get_ref<const std::string&>();
+    case ElementType::INT64:
+    case ElementType::UINT64:
+    case ElementType::DOUBLE:
+      return j.is_number() && NumberEquals(e, j);
+    case ElementType::ARRAY: {
+      if (!j.is_array()) return false;
+      simdjson::dom::array arr = e;
+      if (arr.size() != j.size()) return false;
+      size_t i = 0;
+      for (Element item : arr) {
+        if (!JsonEquals(item, j[i++])) return false;
+      }
+      return true;
+    }
+    case ElementType::OBJECT: {
+      if (!j.is_object()) return false;
+      simdjson::dom::object obj = e;
+      size_t n = 0;
+      for (auto field : obj) {
+        auto it = j.find(std::string(field.key));
+        if (it == j.end() || !JsonEquals(field.value, *it)) return false;
+        ++n;
+      }
+      // Duplicate keys in the task would make n larger; equal sizes mean equal key sets.
+      return n == j.size();
+    }
+  }
+  return false;
+}
+
+bool Literal::Equals(Element e) const {
+  switch (kind_) {
+    case Kind::kString: {
+      std::string_view s;
+      return e.get(s) == simdjson::SUCCESS && s == string_;
+    }
+    case Kind::kBool: {
+      bool b;
+      return e.get(b) == simdjson::SUCCESS && b == bool_;
+    }
+    case Kind::kNull:
+      return e.is_null();
+    default:
+      return JsonEquals(e, value_);
+  }
+}
+
+bool Literal::Matches(Element found) const {
+  simdjson::dom::array arr;
+  if (found.get(arr) == simdjson::SUCCESS) {
+    for (Element item : arr) {
+      if (Equals(item)) return true;
+    }
+    return false;
+  }
+  return Equals(found);
+}
+
+std::string ToJsonText(Element e) { return simdjson::minify(e); }
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the pending run of characters that need no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+std::string DescribeJsonSyntaxError(std::string_view text) {
+  try {
+    nlohmann::json parsed = nlohmann::json::parse(text.begin(), text.end());
+    (void)parsed;
+  } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's text: "[json.exception.parse_error.101] parse error at line 1, column 7:
+    // syntax error while parsing value - invalid literal; last read: '{"a":x'"
+    std::string what = e.what();
+    size_t at = what.find("at line");
+    if (at != std::string::npos) return what.substr(at);
+    return what;
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "invalid JSON";
+}
+
+Result<Element> ParseJson(simdjson::dom::parser& parser, std::string_view text,
+                          std::string_view what, size_t max_bytes, size_t max_depth) {
+  if (text.size() > max_bytes) {
+    return Status::LimitExceeded(std::string(what) + ": " + std::to_string(text.size()) +
+                                 " bytes is over the limit of " + std::to_string(max_bytes));
+  }
+  if (parser.max_depth() != max_depth || parser.capacity() < text.size()) {
+    size_t cap = std::max(text.size(), parser.capacity());
+    if (parser.allocate(cap, max_depth) != simdjson::SUCCESS) {
+      return Status::Internal(std::string(what) + ": out of memory for the JSON parser");
+    }
+  }
+  Element root;
+  auto err = parser.parse(text.data(), text.size(), true).get(root);
+  if (err == simdjson::SUCCESS) return root;
+  if (err == simdjson::DEPTH_ERROR) {
+    return Status::LimitExceeded(std::string(what) + ": JSON nesting is deeper than " +
+                                 std::to_string(max_depth) + " levels");
+  }
+  if (text.empty() || text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Status::InvalidInput(std::string(what) + ": empty input, expected a JSON object");
+  }
+  std::string where = DescribeJsonSyntaxError(text);
+  if (where == "invalid JSON" || where.rfind("at line", 0) != 0) {
+    // nlohmann accepted what simdjson refused (e.g. invalid UTF-8 handling differs).
+    where = std::string(simdjson::error_message(err));
+  }
+  return Status::InvalidInput(std::string(what) + ": malformed JSON " + where);
+}
+
+const char* JsonTypeName(Element e) {
+  switch (e.type()) {
+    case ElementType::ARRAY:
+      return "array";
+    case ElementType::OBJECT:
+      return "object";
+    case ElementType::INT64:
+    case ElementType::UINT64:
+    case ElementType::DOUBLE:
+      return "number";
+    case ElementType::STRING:
+      return "string";
+    case ElementType::BOOL:
+      return "boolean";
+    case ElementType::NULL_VALUE:
+      return "null";
+  }
+  return "unknown";
+}
+
+}  // namespace recrules::detail

@@ -1,0 +1,74 @@
+// policy.json: reading and validating the file. Compiling it into rules is policy.h's job.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "recrules/decision.h"
+#include "recrules/status.h"
+
+namespace recrules::detail {
+
+struct AttributeExclusion {
+  std::string key;      // dot path as written
+  nlohmann::json value; // compared with strict JSON equality
+};
+
+// One feature's exclusion lists, with the JSON path they were read from for messages.
+struct ExclusionConfig {
+  std::string source;  // "features.conditional_recording"
+  std::vector<std::string> queues;
+  std::vector<AttributeExclusion> attributes;
+};
+
+enum class OnRuleError { kNext, kRecord, kSkip };
+const char* OnRuleErrorName(OnRuleError e);
+
+struct RuleLimits {
+  uint64_t instructions = 1'000'000;  // per decision, per rule
+  uint64_t memory_kb = 16 * 1024;     // per Lua state
+};
+
+// A file that contributes to the policy version.
+struct PolicySource {
+  std::string name;  // relative to the policy folder
+  std::string content;
+};
+
+struct PolicyConfig {
+  std::string dir;   // the policy folder
+  std::string file;  // path of policy.json as given or found
+  nlohmann::json features = nlohmann::json::object();
+
+  bool conditional_enabled = false;
+  ExclusionConfig conditional;
+  bool dual_enabled = false;
+  Channel dual_channel = Channel::kWorker;
+  ExclusionConfig dual;
+  bool pause_enabled = false;
+  bool include_silence = false;
+
+  std::vector<std::string> rules;
+  Action default_action = Action::kRecord;
+  OnRuleError on_rule_error = OnRuleError::kNext;
+  RuleLimits limits;
+
+  std::vector<std::string> warnings;
+  std::vector<PolicySource> sources;  // policy.json first; rule and data files are added later
+};
+
+// The built-in rule order used when policy.json has no recrules.rules.
+const std::vector<std::string>& DefaultRuleOrder();
+
+// Reads policy.json at `path` (a folder holding policy.json, or the file itself). Errors name
+// the file, then the JSON path, then what is wrong.
+Result<PolicyConfig> LoadPolicyConfig(const std::string& path);
+
+// Reads a whole file; kNotFound / kUnavailable with the path in the message.
+Result<std::string> ReadFile(const std::string& path);
+
+}  // namespace recrules::detail

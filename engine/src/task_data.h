@@ -1,0 +1,66 @@
+// The engine's view of a task. TaskView borrows (from a parser's document or a TaskData);
+// TaskData owns what a public Task holds.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "json.h"
+#include "recrules/task.h"
+
+namespace recrules::detail {
+
+// Everything a rule reads about a task. Views stay valid while the documents they point into
+// live (a thread's parsers for the duration of one decision, or a TaskData).
+struct TaskView {
+  std::string_view sid;  // reservation SID as Flex names it
+  std::string_view task_sid;
+  std::string_view queue_name;
+  std::string_view queue_sid;
+  std::string_view channel;
+  std::string_view worker_sid;
+  std::string_view worker_name;
+  std::string_view call_sid;
+  std::string_view conference_sid;
+  Element attributes;  // valid when has_attributes
+  bool has_attributes = false;
+  Element worker;  // the worker object ({sid, name, attributes}); valid when has_worker
+  bool has_worker = false;
+  Element worker_attributes;  // valid when has_worker_attributes
+  bool has_worker_attributes = false;
+};
+
+// Parsers one normalisation needs: the request itself, plus attributes that arrive as JSON
+// strings (TaskRouter's TaskAttributes, WorkerAttributes, or a REST-style "attributes" string).
+struct ParserSet {
+  simdjson::dom::parser request;
+  simdjson::dom::parser task_attributes;
+  simdjson::dom::parser worker_attributes;
+};
+
+// The parsers of the calling thread, reused across decisions (no allocation once warm).
+ParserSet& ThreadParsers();
+
+// Normalises a parsed request (or bare task) object. `event` is set from the request's
+// "event" field when present. Views point into `parsers`' documents and `root`'s document.
+Status ReadRequest(Element root, ParserSet& parsers, const ParseLimits& limits, Event* event,
+                   TaskView* out);
+
+// Fills call_sid and conference_sid from attributes.call_sid and attributes.conference.sid.
+void ReadCallIdentifiers(TaskView* out);
+
+// Parses request JSON text with the thread's parsers into `out`.
+Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event* event,
+                        TaskView* out);
+
+// What a public Task owns. Never moved after the view is built: elements point at the
+// parsers' documents by address.
+struct TaskData {
+  ParserSet parsers;
+  std::vector<std::string> strings;  // form field values the view points into (reserved upfront)
+  TaskView view;
+};
+
+}  // namespace recrules::detail
