@@ -1,0 +1,58 @@
+// Authentication of callers: Flex user tokens (validated through Twilio, cached until they
+// expire) and X-Twilio-Signature on webhooks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "twilio/twilio_client.h"
+
+namespace recrules::twilio {
+
+struct FlexIdentity {
+  std::string identity;     // the Flex user (realm_user_value or identity)
+  std::string worker_sid;   // WK..., when Twilio says
+  std::vector<std::string> roles;
+  int64_t expires_at_unix = 0;
+};
+
+// Validates Flex user tokens through TwilioClient::ValidateToken. Valid answers are cached until
+// the token expires; invalid ones for a short time, so a bad token cannot flood Twilio.
+// Thread-safe.
+class TokenValidator {
+ public:
+  enum class Verdict {
+    kValid,
+    kInvalid,      // Twilio said the token is not valid (or it expired): answer 403
+    kUnavailable,  // Twilio could not be asked (timeout, 5xx): answer 503, do not cache
+  };
+  struct Check {
+    Verdict verdict = Verdict::kInvalid;
+    FlexIdentity identity;
+    std::string message;  // why, in words, for the log and the response
+    bool cached = false;
+  };
+
+  explicit TokenValidator(TwilioClient& client, size_t max_entries = 10000,
+                          int64_t invalid_ttl_ms = 5000);
+  ~TokenValidator();
+  Check Validate(const std::string& token);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Twilio's webhook signature: Base64(HMAC-SHA1(auth_token, url + each form parameter's key and
+// value, keys sorted)). Validation compares in constant time.
+std::string ComputeTwilioSignature(std::string_view auth_token, std::string_view url,
+                                   std::vector<std::pair<std::string, std::string>> params);
+bool ValidTwilioSignature(std::string_view auth_token, std::string_view url,
+                          const std::vector<std::pair<std::string, std::string>>& params,
+                          std::string_view signature);
+
+}  // namespace recrules::twilio
