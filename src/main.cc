@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("recrules"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
 
-  CLI::App app{"recrules: decides whether each Twilio Flex call is recorded, skipped or paused, "
-               "and why"};
+  CLI::App app{
+      "recrules: decides whether each Twilio Flex call is recorded, skipped or paused, "
+      "and why"};
   app.set_version_flag("--version", std::string("recrules ") + RECRULES_VERSION);
   app.require_subcommand(1);
   int exit_code = recrules::cli::kExitOk;

@@ -39,8 +39,8 @@ class ExclusionRule : public Rule {
       std::string matched = list->source + ".exclude_attributes[" + std::to_string(i) + "]";
       std::string reason = "task attribute " + a.key + " = " + a.value.dump() +
                            " is excluded from recording (" + matched + ")";
-      attributes_.push_back(
-          Attribute{Path::Parse(a.key), Literal(a.value), {i, std::move(reason), std::move(matched)}});
+      attributes_.push_back(Attribute{
+          Path::Parse(a.key), Literal(a.value), {i, std::move(reason), std::move(matched)}});
     }
   }
 
@@ -148,7 +148,9 @@ class AlreadyRecordedRule : public Rule {
 
 }  // namespace
 
-bool IsBuiltinRuleName(std::string_view name) { return name.rfind("builtin:", 0) == 0; }
+bool IsBuiltinRuleName(std::string_view name) {
+  return name.rfind("builtin:", 0) == 0;
+}
 
 Result<std::unique_ptr<Rule>> MakeBuiltinRule(const std::string& name, const PolicyConfig& cfg,
                                               const std::string& where) {

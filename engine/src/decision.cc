@@ -33,7 +33,9 @@ const char* ActionName(Action a) {
   return "record";
 }
 
-const char* ModeName(Mode m) { return m == Mode::kDualChannel ? "dual-channel" : "conference"; }
+const char* ModeName(Mode m) {
+  return m == Mode::kDualChannel ? "dual-channel" : "conference";
+}
 
 const char* ChannelName(Channel c) {
   switch (c) {

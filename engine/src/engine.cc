@@ -115,20 +115,20 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
                    ", which is not a valid decision for the " + EventName(event) + " event");
     }
     if (options.explain) {
-      out->trace.push_back({rule->name(), OutcomeName(verdict),
-                            std::string(verdict.kind == RuleVerdict::Kind::kError
-                                            ? std::string_view(verdict.error)
-                                            : verdict.reason),
-                            std::string(verdict.matched), NowNs() - t0});
+      out->trace.push_back(
+          {rule->name(), OutcomeName(verdict),
+           std::string(verdict.kind == RuleVerdict::Kind::kError ? std::string_view(verdict.error)
+                                                                 : verdict.reason),
+           std::string(verdict.matched), NowNs() - t0});
     }
     if (verdict.kind == RuleVerdict::Kind::kPass) continue;
     if (verdict.kind == RuleVerdict::Kind::kError) {
-      spdlog::warn("rule {} failed (policy {}, on_rule_error={}): {}", rule->name(),
-                   policy.version, OnRuleErrorName(policy.config.on_rule_error), verdict.error);
+      spdlog::warn("rule {} failed (policy {}, on_rule_error={}): {}", rule->name(), policy.version,
+                   OnRuleErrorName(policy.config.on_rule_error), verdict.error);
       out->rule_errors.push_back(rule->name() + ": " + verdict.error);
       if (policy.config.on_rule_error == OnRuleError::kNext) continue;
-      out->action = policy.config.on_rule_error == OnRuleError::kRecord ? Action::kRecord
-                                                                          : Action::kSkip;
+      out->action =
+          policy.config.on_rule_error == OnRuleError::kRecord ? Action::kRecord : Action::kSkip;
       out->rule = rule->name();
       out->reason = std::string("rule failed and on_rule_error is ") +
                     OnRuleErrorName(policy.config.on_rule_error) + ": " + verdict.error;
@@ -186,8 +186,7 @@ int64_t UnixMs() {
 
 }  // namespace
 
-Engine::Impl::Impl(std::string path, EngineOptions options,
-                   std::shared_ptr<const CompiledPolicy> p)
+Engine::Impl::Impl(std::string path, EngineOptions options, std::shared_ptr<const CompiledPolicy> p)
     : path_(std::move(path)),
       options_(std::move(options)),
       uid_(g_next_engine_uid.fetch_add(1)),
@@ -242,8 +241,8 @@ std::shared_ptr<const CompiledPolicy> Engine::Impl::Shared() const {
   return current_;
 }
 
-Status Engine::Impl::Decide(const detail::TaskView& task, Event event,
-                            const DecideOptions& options, Decision* out) const {
+Status Engine::Impl::Decide(const detail::TaskView& task, Event event, const DecideOptions& options,
+                            Decision* out) const {
   PolicyThreadState* thread_state = nullptr;
   const CompiledPolicy* policy = Current(&thread_state);
   detail::DecideOnPolicy(*policy, thread_state, task, options.event.value_or(event), options, out);
@@ -258,9 +257,9 @@ ReloadResult Engine::Impl::Reload(const std::string& trigger) {
   result.at_unix_ms = UnixMs();
   result.previous_version = Shared()->version;
   auto compiled = detail::CompilePolicy(path_);
-  result.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - t0)
-                           .count();
+  result.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::vector<ReloadListener> listeners;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -328,16 +327,25 @@ Status Engine::Decide(std::string_view request_json, const DecideOptions& option
   return impl_->Decide(view, event, options, out);
 }
 
-Status Engine::Decide(const Request& request, const DecideOptions& options,
-                      Decision* out) const {
+Status Engine::Decide(const Request& request, const DecideOptions& options, Decision* out) const {
   return impl_->Decide(request.task.data().view, request.event, options, out);
 }
 
-ReloadResult Engine::Reload(const std::string& trigger) { return impl_->Reload(trigger); }
-std::string Engine::PolicyVersion() const { return impl_->Shared()->version; }
-PolicyInfo Engine::Info() const { return impl_->Info(); }
-int Engine::Subscribe(ReloadListener listener) { return impl_->Subscribe(std::move(listener)); }
-void Engine::Unsubscribe(int id) { impl_->Unsubscribe(id); }
+ReloadResult Engine::Reload(const std::string& trigger) {
+  return impl_->Reload(trigger);
+}
+std::string Engine::PolicyVersion() const {
+  return impl_->Shared()->version;
+}
+PolicyInfo Engine::Info() const {
+  return impl_->Info();
+}
+int Engine::Subscribe(ReloadListener listener) {
+  return impl_->Subscribe(std::move(listener));
+}
+void Engine::Unsubscribe(int id) {
+  impl_->Unsubscribe(id);
+}
 
 Result<PolicyInfo> CheckPolicy(const std::string& policy_path) {
   auto compiled = detail::CompilePolicy(policy_path);

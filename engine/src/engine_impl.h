@@ -19,8 +19,7 @@ namespace recrules::detail {
 // handled per on_rule_error and reported in out->rule_errors. `thread_state` is the calling
 // thread's state for this policy (from policy.make_thread_state), or null when it has none.
 void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_state,
-                    const TaskView& task, Event event, const DecideOptions& options,
-                    Decision* out);
+                    const TaskView& task, Event event, const DecideOptions& options, Decision* out);
 
 }  // namespace recrules::detail
 
@@ -59,7 +58,6 @@ class Engine::Impl {
   std::map<int, ReloadListener> listeners_;
   int next_listener_ = 1;
   std::mutex reload_mu_;  // one reload at a time
-
 };
 
 }  // namespace recrules

@@ -170,7 +170,9 @@ bool Literal::Matches(Element found) const {
   return Equals(found);
 }
 
-std::string ToJsonText(Element e) { return simdjson::minify(e); }
+std::string ToJsonText(Element e) {
+  return simdjson::minify(e);
+}
 
 void AppendJsonString(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
@@ -212,12 +214,21 @@ std::string DescribeJsonSyntaxError(std::string_view text) {
     nlohmann::json parsed = nlohmann::json::parse(text.begin(), text.end());
     (void)parsed;
   } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann's text: "[json.exception.parse_error.101] parse error at line 1, column 7:
-    // syntax error while parsing value - invalid literal; last read: '{"a":x'"
+    // nlohmann counts the bytes it read; the last one is where the text stopped being JSON.
+    // Its own "line, column" counts a newline as the start of the next line, so derive ours.
+    size_t offset = e.byte == 0 ? 0 : std::min<size_t>(e.byte - 1, text.size());
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < offset; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    }
     std::string what = e.what();
-    size_t at = what.find("at line");
-    if (at != std::string::npos) return what.substr(at);
-    return what;
+    size_t colon = what.find(": ", what.find("parse error"));
+    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+    return "at line " + std::to_string(line) + ", column " +
+           std::to_string(offset - line_start + 1) + ": " + detail;
   } catch (const std::exception& e) {
     return e.what();
   }

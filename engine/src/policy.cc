@@ -71,7 +71,8 @@ Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& p
     policy->mode = Mode::kDualChannel;
     policy->channel = c.dual_channel;
   }
-  policy->default_pause_behavior = c.include_silence ? PauseBehavior::kSilence : PauseBehavior::kSkip;
+  policy->default_pause_behavior =
+      c.include_silence ? PauseBehavior::kSilence : PauseBehavior::kSkip;
 
   ScriptRuleFactory script_factory;
   PolicyFinisher finisher;

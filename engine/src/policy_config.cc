@@ -24,9 +24,9 @@ const char* OnRuleErrorName(OnRuleError e) {
 }
 
 const std::vector<std::string>& DefaultRuleOrder() {
-  static const std::vector<std::string> order = {
-      "builtin:non_voice", "builtin:exclusions", "builtin:internal_calls",
-      "builtin:already_recorded"};
+  static const std::vector<std::string> order = {"builtin:non_voice", "builtin:exclusions",
+                                                 "builtin:internal_calls",
+                                                 "builtin:already_recorded"};
   return order;
 }
 
@@ -81,9 +81,8 @@ class Validator {
                   const char* type_name) {
     auto it = obj.find(key);
     if (it == obj.end()) return nullptr;
-    bool type_ok = it->type() == type ||
-                   (type == json::value_t::number_unsigned && it->is_number_integer() &&
-                    it->get<int64_t>() >= 0);
+    bool type_ok = it->type() == type || (type == json::value_t::number_unsigned &&
+                                          it->is_number_integer() && it->get<int64_t>() >= 0);
     if (!type_ok) {
       Fail(path + "." + key, std::string("expected ") + type_name + ", got " + TypeName(*it));
       return nullptr;
@@ -166,7 +165,8 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
   auto text = ReadFile(cfg.file);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound) {
-      return Status::InvalidPolicy(cfg.file + ": no such file (a policy is a folder holding "
+      return Status::InvalidPolicy(cfg.file +
+                                   ": no such file (a policy is a folder holding "
                                    "policy.json, or the path of the file)");
     }
     return Status::InvalidPolicy(text.status().message());
@@ -217,8 +217,8 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
         v.Fail(p + ".channel", "missing: dual-channel recording needs \"customer\" or \"worker\"");
       }
     }
-    if (auto* pr = v.Get(*features, "features", "pause_recording", json::value_t::object,
-                         "an object")) {
+    if (auto* pr =
+            v.Get(*features, "features", "pause_recording", json::value_t::object, "an object")) {
       v.Bool(*pr, "features.pause_recording", "enabled", &cfg.pause_enabled);
       v.Bool(*pr, "features.pause_recording", "include_silence", &cfg.include_silence);
     }
@@ -278,8 +278,8 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
       } else if (*e == "skip") {
         cfg.on_rule_error = OnRuleError::kSkip;
       } else {
-        v.Fail("recrules.on_rule_error", "expected \"next\", \"record\" or \"skip\", got " +
-                                             e->dump());
+        v.Fail("recrules.on_rule_error",
+               "expected \"next\", \"record\" or \"skip\", got " + e->dump());
       }
     }
     if (auto* l = v.Get(*rr, "recrules", "limits", json::value_t::object, "an object")) {

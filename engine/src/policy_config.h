@@ -14,8 +14,8 @@
 namespace recrules::detail {
 
 struct AttributeExclusion {
-  std::string key;      // dot path as written
-  nlohmann::json value; // compared with strict JSON equality
+  std::string key;       // dot path as written
+  nlohmann::json value;  // compared with strict JSON equality
 };
 
 // One feature's exclusion lists, with the JSON path they were read from for messages.

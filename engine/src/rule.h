@@ -63,7 +63,8 @@ struct RuleVerdict {
 class Rule {
  public:
   // `events` is a bit set of (1 << Event); all events by default.
-  explicit Rule(std::string name, uint32_t events = 0xF) : name_(std::move(name)), events_(events) {}
+  explicit Rule(std::string name, uint32_t events = 0xF)
+      : name_(std::move(name)), events_(events) {}
   virtual ~Rule() = default;
 
   const std::string& name() const { return name_; }

@@ -19,8 +19,7 @@ Status WrongType(std::string_view where, std::string_view key, const char* expec
 }
 
 // Reads an optional string field; null counts as absent.
-Status ReadString(object obj, std::string_view where, std::string_view key,
-                  std::string_view* out) {
+Status ReadString(object obj, std::string_view where, std::string_view key, std::string_view* out) {
   Element v;
   if (obj.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return Status::Ok();
   if (v.get(*out) != simdjson::SUCCESS) return WrongType(where, key, "a string", v);
@@ -129,8 +128,8 @@ Status ReadRequest(Element root, ParserSet& parsers, const ParseLimits& limits, 
   if (s.ok()) s = ReadString(task, where, "queueSid", &out->queue_sid);
   if (s.ok()) s = ReadString(task, where, "taskChannelUniqueName", &out->channel);
   if (s.ok()) {
-    s = ReadAttributes(task, where, "attributes", parsers.task_attributes, limits,
-                       &out->attributes, &out->has_attributes);
+    s = ReadAttributes(task, where, "attributes", parsers.task_attributes, limits, &out->attributes,
+                       &out->has_attributes);
   }
   if (!s.ok()) return s;
   if (!out->has_worker) {
@@ -165,8 +164,8 @@ namespace {
 Result<std::shared_ptr<TaskData>> OwnedParse(std::string_view json, const ParseLimits& limits,
                                              Event* event) {
   auto data = std::make_shared<TaskData>();
-  auto root = detail::ParseJson(data->parsers.request, json, "request", limits.max_bytes,
-                                limits.max_depth);
+  auto root =
+      detail::ParseJson(data->parsers.request, json, "request", limits.max_bytes, limits.max_depth);
   if (!root.ok()) return root.status();
   Status s = detail::ReadRequest(*root, data->parsers, limits, event, &data->view);
   if (!s.ok()) return s;
@@ -200,13 +199,20 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
   detail::TaskView& v = data->view;
   for (const auto& [key, value] : fields) {
     std::string_view* target = nullptr;
-    if (key == "TaskSid") target = &v.task_sid;
-    else if (key == "TaskQueueSid") target = &v.queue_sid;
-    else if (key == "TaskQueueName") target = &v.queue_name;
-    else if (key == "TaskChannelUniqueName") target = &v.channel;
-    else if (key == "ReservationSid") target = &v.sid;
-    else if (key == "WorkerSid") target = &v.worker_sid;
-    else if (key == "WorkerName") target = &v.worker_name;
+    if (key == "TaskSid")
+      target = &v.task_sid;
+    else if (key == "TaskQueueSid")
+      target = &v.queue_sid;
+    else if (key == "TaskQueueName")
+      target = &v.queue_name;
+    else if (key == "TaskChannelUniqueName")
+      target = &v.channel;
+    else if (key == "ReservationSid")
+      target = &v.sid;
+    else if (key == "WorkerSid")
+      target = &v.worker_sid;
+    else if (key == "WorkerName")
+      target = &v.worker_name;
     if (target != nullptr) {
       data->strings.push_back(value);
       *target = data->strings.back();
@@ -229,14 +235,30 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
   return Task(std::move(data));
 }
 
-std::string_view Task::sid() const { return data_->view.sid; }
-std::string_view Task::task_sid() const { return data_->view.task_sid; }
-std::string_view Task::queue_name() const { return data_->view.queue_name; }
-std::string_view Task::queue_sid() const { return data_->view.queue_sid; }
-std::string_view Task::channel() const { return data_->view.channel; }
-std::string_view Task::worker_sid() const { return data_->view.worker_sid; }
-std::string_view Task::call_sid() const { return data_->view.call_sid; }
-std::string_view Task::conference_sid() const { return data_->view.conference_sid; }
+std::string_view Task::sid() const {
+  return data_->view.sid;
+}
+std::string_view Task::task_sid() const {
+  return data_->view.task_sid;
+}
+std::string_view Task::queue_name() const {
+  return data_->view.queue_name;
+}
+std::string_view Task::queue_sid() const {
+  return data_->view.queue_sid;
+}
+std::string_view Task::channel() const {
+  return data_->view.channel;
+}
+std::string_view Task::worker_sid() const {
+  return data_->view.worker_sid;
+}
+std::string_view Task::call_sid() const {
+  return data_->view.call_sid;
+}
+std::string_view Task::conference_sid() const {
+  return data_->view.conference_sid;
+}
 
 std::string Task::AttributesJson() const {
   if (!data_->view.has_attributes) return "{}";

@@ -14,8 +14,8 @@
 namespace recrules::twilio {
 
 struct FlexIdentity {
-  std::string identity;     // the Flex user (realm_user_value or identity)
-  std::string worker_sid;   // WK..., when Twilio says
+  std::string identity;    // the Flex user (realm_user_value or identity)
+  std::string worker_sid;  // WK..., when Twilio says
   std::vector<std::string> roles;
   int64_t expires_at_unix = 0;
 };

@@ -30,12 +30,14 @@ struct TwilioConfig {
   std::string iam_url = "https://iam.twilio.com";
   std::string taskrouter_url = "https://taskrouter.twilio.com";
   int connect_timeout_ms = 2000;
-  int timeout_ms = 5000;     // per attempt
-  int max_attempts = 3;      // retries on 429, 503 and connection resets, with jittered backoff
+  int timeout_ms = 5000;  // per attempt
+  int max_attempts = 3;   // retries on 429, 503 and connection resets, with jittered backoff
   int backoff_base_ms = 100;
   int backoff_max_ms = 2000;
 
-  bool has_credentials() const { return !account_sid.empty() && (!auth_token.empty() || !api_key.empty()); }
+  bool has_credentials() const {
+    return !account_sid.empty() && (!auth_token.empty() || !api_key.empty());
+  }
   // Reads the environment; an error names the variable that is wrong (e.g. an account SID that
   // does not start with "AC", an API key without its secret).
   static Result<TwilioConfig> FromEnvironment();
@@ -43,12 +45,12 @@ struct TwilioConfig {
 
 // The outcome of one API operation, after retries.
 struct TwilioResponse {
-  bool ok = false;          // a 2xx answer
-  int http_status = 0;      // 0 when there was no HTTP answer (timeout, reset, refused)
-  nlohmann::json body;      // the parsed JSON answer; null when none or not JSON
-  int error_code = 0;       // Twilio's "code" (e.g. 21220: the call is not in progress), 0 if none
-  std::string message;      // Twilio's "message", or what went wrong on the wire
-  std::string more_info;    // Twilio's "more_info" documentation URL, when given
+  bool ok = false;        // a 2xx answer
+  int http_status = 0;    // 0 when there was no HTTP answer (timeout, reset, refused)
+  nlohmann::json body;    // the parsed JSON answer; null when none or not JSON
+  int error_code = 0;     // Twilio's "code" (e.g. 21220: the call is not in progress), 0 if none
+  std::string message;    // Twilio's "message", or what went wrong on the wire
+  std::string more_info;  // Twilio's "more_info" documentation URL, when given
   int attempts = 0;
   int64_t elapsed_ms = 0;
 };
@@ -75,11 +77,11 @@ class TwilioClient {
                                      RecordingStatus status,
                                      std::optional<PauseBehavior> pause_behavior = std::nullopt);
 
-  // POST {api}/2010-04-01/Accounts/{AC}/Conferences/{conference_sid}/Recordings/{recording_sid}.json
-  TwilioResponse UpdateConferenceRecording(const std::string& conference_sid,
-                                           const std::string& recording_sid,
-                                           RecordingStatus status,
-                                           std::optional<PauseBehavior> pause_behavior = std::nullopt);
+  // POST
+  // {api}/2010-04-01/Accounts/{AC}/Conferences/{conference_sid}/Recordings/{recording_sid}.json
+  TwilioResponse UpdateConferenceRecording(
+      const std::string& conference_sid, const std::string& recording_sid, RecordingStatus status,
+      std::optional<PauseBehavior> pause_behavior = std::nullopt);
 
   // GET {api}/2010-04-01/Accounts/{AC}/Conferences/{conference_sid}/Participants.json
   TwilioResponse ListConferenceParticipants(const std::string& conference_sid);
@@ -90,8 +92,7 @@ class TwilioClient {
   // POST {taskrouter}/v1/Workspaces/{workspace_sid}/Tasks/{task_sid}  Attributes=<json>
   // With a non-empty if_match the update is conditional (If-Match: ETag), so concurrent
   // attribute writers do not overwrite each other.
-  TwilioResponse UpdateTaskAttributes(const std::string& workspace_sid,
-                                      const std::string& task_sid,
+  TwilioResponse UpdateTaskAttributes(const std::string& workspace_sid, const std::string& task_sid,
                                       const std::string& attributes_json,
                                       const std::string& if_match = "");
 

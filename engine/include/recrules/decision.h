@@ -58,7 +58,7 @@ struct Decision {
   // The boolean the Flex plugin assigns to payload.conferenceOptions.conferenceRecord.
   bool conference_record = false;
   PauseBehavior pause_behavior = PauseBehavior::kSkip;  // meaningful when action is pause
-  std::string rule;     // the rule that decided, or "default"
+  std::string rule;                                     // the rule that decided, or "default"
   std::string reason;   // human words: which queue, attribute or rule logic
   std::string matched;  // e.g. "features.conditional_recording.exclude_queues[1]"; may be empty
   std::string policy_version;
@@ -68,7 +68,7 @@ struct Decision {
   std::string call_sid;
   std::string conference_sid;
   int64_t latency_ns = 0;
-  std::vector<TraceEntry> trace;  // filled only when explain was requested
+  std::vector<TraceEntry> trace;         // filled only when explain was requested
   std::vector<std::string> rule_errors;  // "rule:line: message" for each rule that failed
 
   // One line of JSON (no trailing newline). The trace is included when it is not empty.

@@ -28,9 +28,9 @@ struct EngineOptions {
 };
 
 struct DecideOptions {
-  bool explain = false;              // fill Decision::trace
-  std::optional<int64_t> now_unix;   // pin the clock rules see (tests, replays)
-  std::optional<Event> event;        // overrides the request's event
+  bool explain = false;             // fill Decision::trace
+  std::optional<int64_t> now_unix;  // pin the clock rules see (tests, replays)
+  std::optional<Event> event;       // overrides the request's event
 };
 
 // The outcome of one reload attempt.
@@ -47,11 +47,11 @@ struct ReloadResult {
 // A description of the policy in force.
 struct PolicyInfo {
   std::string version;
-  std::string path;                 // the policy.json that was loaded
-  std::vector<std::string> rules;   // rule order as configured
-  std::string default_action;       // "record" | "skip"
-  std::string on_rule_error;        // "next" | "record" | "skip"
-  std::string mode;                 // "conference" | "dual-channel"
+  std::string path;                   // the policy.json that was loaded
+  std::vector<std::string> rules;     // rule order as configured
+  std::string default_action;         // "record" | "skip"
+  std::string on_rule_error;          // "next" | "record" | "skip"
+  std::string mode;                   // "conference" | "dual-channel"
   std::vector<std::string> warnings;  // e.g. conditional settings ignored under dual-channel
   int64_t loaded_at_unix_ms = 0;
   std::optional<ReloadResult> last_reload;

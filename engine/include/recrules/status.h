@@ -12,13 +12,13 @@ namespace recrules {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidInput,    // a request, task or form body is malformed or has a wrong field
-  kInvalidPolicy,   // policy.json, a rule file or a data file is wrong
-  kRuleError,       // a rule raised an error or returned something malformed
-  kLimitExceeded,   // a size, depth, instruction or memory limit was hit
-  kNotFound,        // a file, route or named thing does not exist
-  kUnavailable,     // a dependency (file system, Twilio) could not be reached
-  kInternal,        // a bug in recrules; please report it
+  kInvalidInput,   // a request, task or form body is malformed or has a wrong field
+  kInvalidPolicy,  // policy.json, a rule file or a data file is wrong
+  kRuleError,      // a rule raised an error or returned something malformed
+  kLimitExceeded,  // a size, depth, instruction or memory limit was hit
+  kNotFound,       // a file, route or named thing does not exist
+  kUnavailable,    // a dependency (file system, Twilio) could not be reached
+  kInternal,       // a bug in recrules; please report it
 };
 
 // Stable lowercase name of a code ("invalid_input", ...), used in JSON error bodies.
@@ -29,7 +29,9 @@ class Status {
   Status() = default;  // OK
 
   static Status Ok() { return Status(); }
-  static Status InvalidInput(std::string msg) { return {StatusCode::kInvalidInput, std::move(msg)}; }
+  static Status InvalidInput(std::string msg) {
+    return {StatusCode::kInvalidInput, std::move(msg)};
+  }
   static Status InvalidPolicy(std::string msg) {
     return {StatusCode::kInvalidPolicy, std::move(msg)};
   }
@@ -58,7 +60,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}                   // NOLINT: implicit on purpose
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
   Result(Status status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
 
   bool ok() const { return value_.has_value(); }

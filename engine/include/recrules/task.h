@@ -41,13 +41,13 @@ class Task {
   static Result<Task> FromForm(const std::vector<std::pair<std::string, std::string>>& fields,
                                const ParseLimits& limits = {});
 
-  std::string_view sid() const;          // Flex's task.sid: the reservation SID (WR...)
-  std::string_view task_sid() const;     // WT...
+  std::string_view sid() const;       // Flex's task.sid: the reservation SID (WR...)
+  std::string_view task_sid() const;  // WT...
   std::string_view queue_name() const;
-  std::string_view queue_sid() const;    // WQ...
-  std::string_view channel() const;      // taskChannelUniqueName: "voice", "chat", ...
-  std::string_view worker_sid() const;   // WK..., empty when no worker was given
-  std::string_view call_sid() const;     // attributes.call_sid, empty when absent
+  std::string_view queue_sid() const;       // WQ...
+  std::string_view channel() const;         // taskChannelUniqueName: "voice", "chat", ...
+  std::string_view worker_sid() const;      // WK..., empty when no worker was given
+  std::string_view call_sid() const;        // attributes.call_sid, empty when absent
   std::string_view conference_sid() const;  // attributes.conference.sid, empty when absent
 
   // The attributes object as compact JSON text.

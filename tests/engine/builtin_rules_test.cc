@@ -1,0 +1,162 @@
+// The built-in rules, with the exact semantics of DESIGN.md §1.
+#include <doctest/doctest.h>
+
+#include "engine_fixture.h"
+
+using recrules::Action;
+using recrules::Channel;
+using recrules::Mode;
+using recrules::testing::PolicyFixture;
+
+namespace {
+
+const char* kConditional = R"({"features":{"conditional_recording":{"enabled":true,
+  "exclude_queues":["Legal","WQ0123456789abcdef0123456789abcdef","Legal"],
+  "exclude_attributes":[
+    {"key":"direction","value":"outbound"},
+    {"key":"customer.consent.recording","value":"denied"},
+    {"key":"tags","value":"pci"},
+    {"key":"priority","value":1},
+    {"key":"vip","value":true},
+    {"key":"meta","value":{"a":1}}]}}})";
+
+std::string Task(const std::string& queue_name, const std::string& queue_sid,
+                 const std::string& attributes, const std::string& channel = "voice") {
+  return R"({"taskSid":"WT1","queueName":")" + queue_name + R"(","queueSid":")" + queue_sid +
+         R"(","taskChannelUniqueName":")" + channel + R"(","attributes":)" + attributes + "}";
+}
+
+}  // namespace
+
+TEST_CASE("builtin:exclusions — queues by name or SID, exact and case-sensitive") {
+  PolicyFixture f(kConditional);
+  SUBCASE("queue name") {
+    auto d = f.Decide(Task("Legal", "WQx", "{}"));
+    CHECK(d.action == Action::kSkip);
+    CHECK(d.rule == "builtin:exclusions");
+    CHECK(d.matched == "features.conditional_recording.exclude_queues[0]");
+    CHECK(d.reason ==
+          "task queue \"Legal\" is excluded from recording "
+          "(features.conditional_recording.exclude_queues[0])");
+    CHECK_FALSE(d.conference_record);
+  }
+  SUBCASE("queue SID") {
+    auto d = f.Decide(Task("Other", "WQ0123456789abcdef0123456789abcdef", "{}"));
+    CHECK(d.matched == "features.conditional_recording.exclude_queues[1]");
+  }
+  SUBCASE("the earliest entry wins when name and SID both match") {
+    auto d = f.Decide(Task("Legal", "WQ0123456789abcdef0123456789abcdef", "{}"));
+    CHECK(d.matched == "features.conditional_recording.exclude_queues[0]");
+  }
+  SUBCASE("case matters") {
+    CHECK(f.Decide(Task("legal", "WQx", "{}")).action == Action::kRecord);
+  }
+  SUBCASE("queues are checked before attributes") {
+    auto d = f.Decide(Task("Legal", "WQx", R"({"direction":"outbound"})"));
+    CHECK(d.matched == "features.conditional_recording.exclude_queues[0]");
+  }
+}
+
+TEST_CASE("builtin:exclusions — attributes by dot path with strict equality") {
+  PolicyFixture f(kConditional);
+  auto matched = [&](const std::string& attrs) {
+    auto d = f.Decide(Task("Sales", "WQs", attrs));
+    return d.action == Action::kSkip ? d.matched : std::string("record");
+  };
+  const std::string a = "features.conditional_recording.exclude_attributes";
+  CHECK(matched(R"({"direction":"outbound"})") == a + "[0]");
+  CHECK(matched(R"({"direction":"Outbound"})") == "record");
+  CHECK(matched(R"({"customer":{"consent":{"recording":"denied"}}})") == a + "[1]");
+  CHECK(matched(R"({"customer":{"consent":null}})") == "record");
+  CHECK(matched(R"({"customer":null})") == "record");
+  CHECK(matched(R"({"customer":"denied"})") == "record");
+  CHECK(matched(R"({"tags":["vip","pci"]})") == a + "[2]");
+  CHECK(matched(R"({"tags":["PCI"]})") == "record");
+  CHECK(matched(R"({"tags":"pci"})") == a + "[2]");
+  CHECK(matched(R"({"priority":1})") == a + "[3]");
+  CHECK(matched(R"({"priority":1.0})") == a + "[3]");
+  CHECK(matched(R"({"priority":"1"})") == "record");
+  CHECK(matched(R"({"priority":[2,1]})") == a + "[3]");
+  CHECK(matched(R"({"vip":true})") == a + "[4]");
+  CHECK(matched(R"({"vip":"true"})") == "record");
+  CHECK(matched(R"({"meta":{"a":1}})") == a + "[5]");
+  CHECK(matched(R"({"meta":"{\"a\":1}"})") == "record");
+  CHECK(matched(R"({"direction":"outbound","tags":["pci"]})") == a + "[0]");  // config order
+  auto d = f.Decide(Task("Sales", "WQs", R"({"customer":{"consent":{"recording":"denied"}}})"));
+  CHECK(d.reason ==
+        "task attribute customer.consent.recording = \"denied\" is excluded from recording "
+        "(features.conditional_recording.exclude_attributes[1])");
+}
+
+TEST_CASE("disabled features exclude nothing") {
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":false,
+    "exclude_queues":["Legal"]}}})");
+  auto d = f.Decide(Task("Legal", "WQx", "{}"));
+  CHECK(d.action == Action::kRecord);
+  CHECK(d.rule == "default");
+}
+
+TEST_CASE("dual-channel recording overrides the conditional settings") {
+  PolicyFixture f(R"({"features":{
+    "conditional_recording":{"enabled":true,"exclude_queues":["Legal"]},
+    "dual_channel_recording":{"enabled":true,"channel":"worker","exclude_queues":["Billing"],
+      "exclude_attributes":[{"key":"direction","value":"outbound"}]}}})");
+  auto legal = f.Decide(Task("Legal", "WQx", "{}"));
+  CHECK(legal.action == Action::kRecord);
+  CHECK(legal.mode == Mode::kDualChannel);
+  CHECK(legal.channel == Channel::kWorker);
+  CHECK_FALSE(legal.conference_record);  // dual-channel records the call leg, not the conference
+  auto billing = f.Decide(Task("Billing", "WQx", "{}"));
+  CHECK(billing.action == Action::kSkip);
+  CHECK(billing.matched == "features.dual_channel_recording.exclude_queues[0]");
+}
+
+TEST_CASE("builtin:internal_calls — under dual-channel only the outbound leg records") {
+  PolicyFixture f(R"({"features":{"dual_channel_recording":{"enabled":true,"channel":"worker"}}})");
+  auto inbound = f.Decide(Task("Q", "WQ", R"({"client_call":true,"direction":"inbound"})"));
+  CHECK(inbound.action == Action::kSkip);
+  CHECK(inbound.rule == "builtin:internal_calls");
+  auto outbound = f.Decide(Task("Q", "WQ", R"({"client_call":true,"direction":"outbound"})"));
+  CHECK(outbound.action == Action::kRecord);
+  auto not_internal = f.Decide(Task("Q", "WQ", R"({"client_call":false,"direction":"inbound"})"));
+  CHECK(not_internal.action == Action::kRecord);
+
+  PolicyFixture conference(R"({"features":{"conditional_recording":{"enabled":true}}})");
+  CHECK(
+      conference.Decide(Task("Q", "WQ", R"({"client_call":true,"direction":"inbound"})")).action ==
+      Action::kRecord);
+}
+
+TEST_CASE("builtin:already_recorded — the customer channel is not recorded twice") {
+  PolicyFixture customer(
+      R"({"features":{"dual_channel_recording":{"enabled":true,"channel":"customer"}}})");
+  auto d = customer.Decide(Task(
+      "Q", "WQ", R"({"conversations":{"media":[{"url":"https://x","type":"VoiceRecording"}]}})"));
+  CHECK(d.action == Action::kSkip);
+  CHECK(d.rule == "builtin:already_recorded");
+  CHECK(customer.Decide(Task("Q", "WQ", R"({"conversations":{"media":null}})")).action ==
+        Action::kRecord);
+
+  PolicyFixture worker(
+      R"({"features":{"dual_channel_recording":{"enabled":true,"channel":"worker"}}})");
+  CHECK(worker.Decide(Task("Q", "WQ", R"({"conversations":{"media":[{}]}})")).action ==
+        Action::kRecord);
+}
+
+TEST_CASE("builtin:non_voice — tasks on other channels are not recorded") {
+  PolicyFixture f(R"({"features":{}})");
+  auto chat = f.Decide(Task("Q", "WQ", "{}", "chat"));
+  CHECK(chat.action == Action::kSkip);
+  CHECK(chat.rule == "builtin:non_voice");
+  CHECK(chat.reason == "task channel \"chat\" is not voice: there is no call to record");
+  CHECK(f.Decide(R"({"taskSid":"WT1","attributes":{}})").action == Action::kRecord);
+}
+
+TEST_CASE("built-in rules only skip or pass: a skip default decides the rest") {
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,
+    "exclude_queues":["Legal"]}},"recrules":{"default":"skip"}})");
+  auto d = f.Decide(Task("Sales", "WQ", "{}"));
+  CHECK(d.action == Action::kSkip);
+  CHECK(d.rule == "default");
+  CHECK(d.reason == "no rule decided: the policy default is skip");
+}

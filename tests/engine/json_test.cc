@@ -1,0 +1,102 @@
+// The JSON layer: path walking and the strict equality the built-in exclusions rely on.
+#include <doctest/doctest.h>
+
+#include "json.h"
+
+using nlohmann::json;
+using recrules::StatusCode;
+using recrules::detail::Element;
+using recrules::detail::Literal;
+using recrules::detail::ParseJson;
+using recrules::detail::WalkPath;
+
+namespace {
+
+Element Parse(simdjson::dom::parser& p, std::string_view text) {
+  auto r = ParseJson(p, text, "test", 1 << 20, 64);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("WalkPath follows objects and treats missing or null steps as absent") {
+  simdjson::dom::parser p;
+  Element root = Parse(p, R"({"a":{"b":{"c":"x"},"n":null,"arr":[1,2]},"k-1":{"x.y":1}})");
+  CHECK(std::string_view(*WalkPath(root, "a.b.c")) == "x");
+  CHECK_FALSE(WalkPath(root, "a.b.d"));
+  CHECK_FALSE(WalkPath(root, "a.n"));      // null final value: absent
+  CHECK_FALSE(WalkPath(root, "a.n.z"));    // null intermediate: absent
+  CHECK_FALSE(WalkPath(root, "a.b.c.d"));  // step into a string: absent
+  CHECK_FALSE(WalkPath(root, "a.arr.0"));  // arrays are not indexed by path steps
+  CHECK(WalkPath(root, "k-1"));            // keys with '-' work
+  CHECK_FALSE(WalkPath(root, "A.b.c"));    // case-sensitive
+}
+
+TEST_CASE("Literal equality is strict JSON equality, without coercion") {
+  simdjson::dom::parser p;
+  Element root =
+      Parse(p, R"({"one":1,"s1":"1","t":true,"ts":"true","f":1.0,"big":18446744073709551615,
+    "neg":-5,"obj":{"a":1,"b":[1,"x"]},"arr":["a",1,true]})");
+  auto at = [&](const char* k) { return *WalkPath(root, k); };
+  SUBCASE("numbers and strings never equal") {
+    CHECK(Literal(json(1)).Equals(at("one")));
+    CHECK_FALSE(Literal(json("1")).Equals(at("one")));
+    CHECK_FALSE(Literal(json(1)).Equals(at("s1")));
+    CHECK(Literal(json("1")).Equals(at("s1")));
+  }
+  SUBCASE("booleans and strings never equal") {
+    CHECK(Literal(json(true)).Equals(at("t")));
+    CHECK_FALSE(Literal(json("true")).Equals(at("t")));
+    CHECK_FALSE(Literal(json(true)).Equals(at("ts")));
+  }
+  SUBCASE("numbers compare by value across representations") {
+    CHECK(Literal(json(1.0)).Equals(at("one")));
+    CHECK(Literal(json(1)).Equals(at("f")));
+    CHECK(Literal(json(18446744073709551615ull)).Equals(at("big")));
+    CHECK_FALSE(Literal(json(-1)).Equals(at("big")));
+    CHECK(Literal(json(-5)).Equals(at("neg")));
+  }
+  SUBCASE("objects and arrays compare structurally; an object never equals a string") {
+    CHECK(Literal(json::parse(R"({"b":[1,"x"],"a":1})")).Equals(at("obj")));
+    CHECK_FALSE(Literal(json::parse(R"({"a":1})")).Equals(at("obj")));
+    CHECK_FALSE(Literal(json("[object Object]")).Equals(at("obj")));
+  }
+  SUBCASE("an array found matches when one element equals") {
+    CHECK(Literal(json("a")).Matches(at("arr")));
+    CHECK(Literal(json(true)).Matches(at("arr")));
+    CHECK_FALSE(Literal(json("true")).Matches(at("arr")));
+    CHECK_FALSE(Literal(json::parse(R"(["a",1,true])")).Matches(at("arr")));
+  }
+}
+
+TEST_CASE("ParseJson reports where malformed JSON broke, and enforces limits") {
+  simdjson::dom::parser p;
+  SUBCASE("syntax error with line and column") {
+    auto r = ParseJson(p, "{\n  \"a\": tru\n}", "request", 1 << 20, 64);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == StatusCode::kInvalidInput);
+    CHECK(r.status().message().rfind("request: malformed JSON at line 2, column ", 0) == 0);
+  }
+  SUBCASE("empty input") {
+    auto r = ParseJson(p, "  \n", "request", 1 << 20, 64);
+    CHECK(r.status().message() == "request: empty input, expected a JSON object");
+  }
+  SUBCASE("too large") {
+    auto r = ParseJson(p, std::string(100, ' '), "request", 10, 64);
+    CHECK(r.status().code() == StatusCode::kLimitExceeded);
+    CHECK(r.status().message() == "request: 100 bytes is over the limit of 10");
+  }
+  SUBCASE("too deep") {
+    std::string deep = std::string(70, '[') + std::string(70, ']');
+    auto r = ParseJson(p, deep, "request", 1 << 20, 64);
+    CHECK(r.status().code() == StatusCode::kLimitExceeded);
+    CHECK(r.status().message() == "request: JSON nesting is deeper than 64 levels");
+  }
+}
+
+TEST_CASE("AppendJsonString escapes what JSON requires") {
+  std::string out;
+  recrules::detail::AppendJsonString(&out, std::string_view("a\"b\\c\n\x01z", 8));
+  CHECK(out == R"("a\"b\\c\n\u0001z")");
+}

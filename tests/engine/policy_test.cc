@@ -1,0 +1,127 @@
+// policy.json validation: every message names the file, the JSON path and what is wrong.
+#include <doctest/doctest.h>
+
+#include "../test_util.h"
+#include "policy_config.h"
+#include "recrules/engine.h"
+
+using recrules::CheckPolicy;
+using recrules::StatusCode;
+using recrules::testing::TempDir;
+
+namespace {
+
+// The error for a policy.json with `text`, with the temporary folder replaced by "DIR".
+std::string ErrorFor(const std::string& text) {
+  TempDir dir;
+  dir.Write("policy.json", text);
+  auto r = CheckPolicy(dir.path());
+  if (r.ok()) return "ok";
+  CHECK(r.status().code() == StatusCode::kInvalidPolicy);
+  std::string msg = r.status().message();
+  size_t at = msg.find(dir.path());
+  if (at != std::string::npos) msg.replace(at, dir.path().size(), "DIR");
+  return msg;
+}
+
+}  // namespace
+
+TEST_CASE("a Flex features block alone is a valid policy with the default rule order") {
+  TempDir dir;
+  dir.Write("policy.json", R"({"features":{"conditional_recording":{"enabled":true,
+    "exclude_queues":["Legal"],"exclude_attributes":[{"key":"direction","value":"outbound"}]}}})");
+  auto info = CheckPolicy(dir.path());
+  REQUIRE(info.ok());
+  CHECK(info->rules == std::vector<std::string>{"builtin:non_voice", "builtin:exclusions",
+                                                "builtin:internal_calls",
+                                                "builtin:already_recorded"});
+  CHECK(info->default_action == "record");
+  CHECK(info->on_rule_error == "next");
+  CHECK(info->mode == "conference");
+  CHECK(info->version.size() == 12);
+  // The path of policy.json itself works too.
+  auto by_file = CheckPolicy(dir.file("policy.json"));
+  REQUIRE(by_file.ok());
+  CHECK(by_file->version == info->version);
+}
+
+TEST_CASE("validation messages") {
+  CHECK(ErrorFor("{\"features\": {,}}") ==
+        "DIR/policy.json: malformed JSON at line 1, column 15: syntax error while parsing "
+        "object key - unexpected ','; expected string literal");
+  CHECK(ErrorFor("[]") == "DIR/policy.json: (root): expected an object, got array");
+  CHECK(ErrorFor(R"({"featurez":{}})") ==
+        "DIR/policy.json: featurez: unknown section (expected \"features\" and \"recrules\")");
+  CHECK(ErrorFor(R"({"features":{"dual_channel_recording":{"enabled":true}}})") ==
+        "DIR/policy.json: features.dual_channel_recording.channel: missing: dual-channel "
+        "recording needs \"customer\" or \"worker\"");
+  CHECK(ErrorFor(R"({"features":{"dual_channel_recording":{"enabled":true,"channel":"agent"}}})") ==
+        "DIR/policy.json: features.dual_channel_recording.channel: expected \"customer\" or "
+        "\"worker\", got \"agent\"");
+  CHECK(ErrorFor(R"({"features":{"conditional_recording":{"enabled":"yes"}}})") ==
+        "DIR/policy.json: features.conditional_recording.enabled: expected a boolean, got string");
+  CHECK(ErrorFor(R"({"features":{"conditional_recording":{"exclude_queues":["a",3]}}})") ==
+        "DIR/policy.json: features.conditional_recording.exclude_queues[1]: expected a queue name "
+        "or SID string, got number");
+  CHECK(
+      ErrorFor(R"({"features":{"conditional_recording":{"exclude_attributes":[{"value":1}]}}})") ==
+      "DIR/policy.json: features.conditional_recording.exclude_attributes[0]: missing \"key\" "
+      "(the dot path into the task attributes)");
+  CHECK(
+      ErrorFor(
+          R"({"features":{"conditional_recording":{"exclude_attributes":[{"key":"a..b","value":1}]}}})") ==
+      "DIR/policy.json: features.conditional_recording.exclude_attributes[0].key: \"a..b\" has "
+      "an empty step");
+  CHECK(
+      ErrorFor(R"({"features":{"conditional_recording":{"exclude_attributes":[{"key":"a"}]}}})") ==
+      "DIR/policy.json: features.conditional_recording.exclude_attributes[0]: missing \"value\" "
+      "(the value that excludes the task)");
+  CHECK(ErrorFor(R"({"recrules":{"rules":["builtin:exclusion"]}})") ==
+        "DIR/policy.json: recrules.rules[0]: unknown rule \"builtin:exclusion\" (built-in rules: "
+        "builtin:exclusions, builtin:non_voice, builtin:internal_calls, "
+        "builtin:already_recorded)");
+  CHECK(ErrorFor(R"({"recrules":{"rules":["builtin:exclusions","builtin:exclusions"]}})") ==
+        "DIR/policy.json: recrules.rules[1]: \"builtin:exclusions\" is listed twice");
+  CHECK(ErrorFor(R"({"recrules":{"default":"maybe"}})") ==
+        "DIR/policy.json: recrules.default: expected \"record\" or \"skip\", got \"maybe\"");
+  CHECK(ErrorFor(R"({"recrules":{"on_rule_error":"panic"}})") ==
+        "DIR/policy.json: recrules.on_rule_error: expected \"next\", \"record\" or \"skip\", got "
+        "\"panic\"");
+  CHECK(ErrorFor(R"({"recrules":{"limits":{"instructions":-1}}})") ==
+        "DIR/policy.json: recrules.limits.instructions: expected a positive integer, got number");
+  CHECK(ErrorFor(R"({"recrules":{"limits":{"memory_kb":10}}})") ==
+        "DIR/policy.json: recrules.limits.memory_kb: must be at least 256, got 10");
+  CHECK(ErrorFor(R"({"recrules":{"rulez":[]}})") ==
+        "DIR/policy.json: recrules.rulez: unknown setting (expected rules, default, "
+        "on_rule_error, limits)");
+}
+
+TEST_CASE("a missing policy names the path") {
+  auto r = CheckPolicy("/nonexistent/recrules-policy");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() ==
+        "/nonexistent/recrules-policy: no such file (a policy is a folder holding policy.json, or "
+        "the path of the file)");
+}
+
+TEST_CASE("dual-channel enabled with conditional enabled warns that conditional is ignored") {
+  TempDir dir;
+  dir.Write("policy.json", R"({"features":{"conditional_recording":{"enabled":true},
+    "dual_channel_recording":{"enabled":true,"channel":"customer"}}})");
+  auto info = CheckPolicy(dir.path());
+  REQUIRE(info.ok());
+  CHECK(info->mode == "dual-channel");
+  REQUIRE(info->warnings.size() == 1);
+  CHECK(info->warnings[0] ==
+        "features.conditional_recording is ignored because features.dual_channel_recording is "
+        "enabled: its own exclusions apply");
+}
+
+TEST_CASE("the version is a content hash") {
+  TempDir a, b;
+  a.Write("policy.json", R"({"features":{}})");
+  b.Write("policy.json", R"({"features":{}})");
+  CHECK(CheckPolicy(a.path())->version == CheckPolicy(b.path())->version);
+  b.Write("policy.json", R"({"features":{} })");
+  CHECK(CheckPolicy(a.path())->version != CheckPolicy(b.path())->version);
+}
