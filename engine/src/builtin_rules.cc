@@ -39,8 +39,9 @@ class ExclusionRule : public Rule {
       std::string matched = list->source + ".exclude_attributes[" + std::to_string(i) + "]";
       std::string reason = "task attribute " + a.key + " = " + a.value.dump() +
                            " is excluded from recording (" + matched + ")";
-      attributes_.push_back(Attribute{
-          Path::Parse(a.key), Literal(a.value), {i, std::move(reason), std::move(matched)}});
+      size_t path = paths_.Add(Path::Parse(a.key).steps);
+      attributes_.push_back(
+          Attribute{path, Literal(a.value), {i, std::move(reason), std::move(matched)}});
     }
   }
 
@@ -55,10 +56,11 @@ class ExclusionRule : public Rule {
         return;
       }
     }
-    if (!in.task.has_attributes) return;
+    if (!in.task.has_attributes || attributes_.empty()) return;
+    thread_local PathSet::Found found;
+    paths_.Resolve(in.task.attributes, &found);
     for (const Attribute& a : attributes_) {
-      auto found = WalkPath(in.task.attributes, a.path.steps);
-      if (found && a.value.Matches(*found)) {
+      if (found.present[a.path] && a.value.Matches(found.values[a.path])) {
         out->Decide(Action::kSkip, a.entry.reason, a.entry.matched);
         return;
       }
@@ -72,7 +74,7 @@ class ExclusionRule : public Rule {
     std::string matched;
   };
   struct Attribute {
-    Path path;
+    size_t path;  // index in paths_
     Literal value;
     Entry entry;
   };
@@ -84,6 +86,7 @@ class ExclusionRule : public Rule {
   }
 
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> queues_;
+  PathSet paths_;
   std::vector<Attribute> attributes_;
 };
 

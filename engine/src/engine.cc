@@ -3,7 +3,6 @@
 #include <chrono>
 #include <ctime>
 #include <random>
-#include <set>
 
 #include "engine_impl.h"
 
@@ -160,11 +159,10 @@ using detail::PolicyThreadState;
 namespace {
 
 std::atomic<uint64_t> g_next_engine_uid{1};
-std::mutex g_live_mu;
-std::set<uint64_t> g_live_engines;
 
 struct ThreadSlot {
   uint64_t engine_uid = 0;
+  std::weak_ptr<const void> engine_alive;  // expires when the engine is destroyed
   uint64_t generation = 0;
   std::shared_ptr<const CompiledPolicy> policy;
   std::unique_ptr<PolicyThreadState> thread_state;
@@ -173,9 +171,9 @@ struct ThreadSlot {
 // Each thread remembers the policy (and its per-thread rule state) it last used per engine.
 thread_local std::vector<ThreadSlot> t_slots;
 
+// Drops what this thread kept for engines that no longer exist.
 void PruneDeadSlots() {
-  std::lock_guard<std::mutex> lock(g_live_mu);
-  std::erase_if(t_slots, [](const ThreadSlot& s) { return !g_live_engines.count(s.engine_uid); });
+  std::erase_if(t_slots, [](const ThreadSlot& s) { return s.engine_alive.expired(); });
 }
 
 int64_t UnixMs() {
@@ -190,15 +188,10 @@ Engine::Impl::Impl(std::string path, EngineOptions options, std::shared_ptr<cons
     : path_(std::move(path)),
       options_(std::move(options)),
       uid_(g_next_engine_uid.fetch_add(1)),
-      current_(std::move(p)) {
-  std::lock_guard<std::mutex> lock(g_live_mu);
-  g_live_engines.insert(uid_);
-}
+      alive_(std::make_shared<int>(0)),
+      current_(std::move(p)) {}
 
-Engine::Impl::~Impl() {
-  std::lock_guard<std::mutex> lock(g_live_mu);
-  g_live_engines.erase(uid_);
-}
+Engine::Impl::~Impl() = default;
 
 const CompiledPolicy* Engine::Impl::Current(PolicyThreadState** thread_state) const {
   const uint64_t gen = generation_.load(std::memory_order_acquire);
@@ -214,6 +207,7 @@ const CompiledPolicy* Engine::Impl::Current(PolicyThreadState** thread_state) co
     t_slots.emplace_back();
     slot = &t_slots.back();
     slot->engine_uid = uid_;
+    slot->engine_alive = alive_;
   }
   if (slot->generation != gen || !slot->policy) {
     std::shared_ptr<const CompiledPolicy> fresh;

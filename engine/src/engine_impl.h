@@ -49,7 +49,8 @@ class Engine::Impl {
  private:
   const std::string path_;
   const EngineOptions options_;
-  const uint64_t uid_;  // tells thread caches of different engines apart
+  const uint64_t uid_;                       // tells thread caches of different engines apart
+  const std::shared_ptr<const void> alive_;  // thread caches hold it weakly
 
   mutable std::mutex mu_;  // guards current_, last_reload_, listeners_
   std::shared_ptr<const detail::CompiledPolicy> current_;

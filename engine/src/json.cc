@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace recrules::detail {
 
@@ -36,6 +37,87 @@ std::optional<Element> WalkPath(Element root, const std::vector<std::string>& st
 
 std::optional<Element> WalkPath(Element root, std::string_view dot_path) {
   return WalkPath(root, Path::Parse(dot_path).steps);
+}
+
+namespace {
+
+uint64_t KeyPrefix(std::string_view key) {
+  uint64_t prefix = 0;
+  std::memcpy(&prefix, key.data(), std::min<size_t>(key.size(), 8));
+  return prefix;
+}
+
+// One of 64 bits from a key's length and its first and last bytes.
+uint64_t KeyFilterBit(std::string_view key) {
+  if (key.empty()) return 1;
+  unsigned h = unsigned(key.size()) * 31u + static_cast<unsigned char>(key.front()) * 7u +
+               static_cast<unsigned char>(key.back());
+  return uint64_t(1) << (h & 63u);
+}
+
+}  // namespace
+
+size_t PathSet::Add(const std::vector<std::string>& steps) {
+  uint32_t node = 0;
+  for (const std::string& step : steps) {
+    uint32_t next = 0;
+    for (uint32_t child : nodes_[node].children) {
+      if (nodes_[child].key == step) next = child;
+    }
+    if (next == 0) {
+      next = uint32_t(nodes_.size());
+      Node n;
+      n.key = step;
+      n.key_prefix = KeyPrefix(step);
+      nodes_.push_back(std::move(n));
+      nodes_[node].children.push_back(next);
+      nodes_[node].child_filter |= KeyFilterBit(step);
+    }
+    node = next;
+  }
+  if (nodes_[node].path < 0) nodes_[node].path = int32_t(path_count_++);
+  return size_t(nodes_[node].path);
+}
+
+void PathSet::Resolve(Element root, Found* found) const {
+  found->values.resize(path_count_);
+  found->present.assign(path_count_, 0);
+  found->visited.assign(nodes_.size(), 0);
+  ResolveNode(0, root, found);
+}
+
+void PathSet::ResolveNode(uint32_t index, Element value, Found* found) const {
+  const Node& node = nodes_[index];
+  if (value.is_null()) return;
+  if (node.path >= 0) {
+    found->values[node.path] = value;
+    found->present[node.path] = 1;
+  }
+  if (node.children.empty()) return;
+  simdjson::dom::object obj;
+  if (value.get(obj) != simdjson::SUCCESS) return;
+  if (node.children.size() == 1) {  // one key wanted: the library's lookup is as good as a scan
+    uint32_t child = node.children[0];
+    Element next;
+    if (obj.at_key(nodes_[child].key).get(next) == simdjson::SUCCESS) {
+      ResolveNode(child, next, found);
+    }
+    return;
+  }
+  size_t remaining = node.children.size();
+  for (auto field : obj) {
+    if (!(node.child_filter & KeyFilterBit(field.key))) continue;
+    const uint64_t prefix = KeyPrefix(field.key);
+    for (uint32_t child : node.children) {
+      const Node& c = nodes_[child];
+      if (c.key_prefix != prefix || found->visited[child] || c.key != field.key) continue;
+      found->visited[child] = 1;
+      ResolveNode(child, field.value, found);
+      --remaining;
+      break;
+    }
+    if (remaining == 0) break;
+  }
 }
 
 Literal::Literal(nlohmann::json value) : value_(std::move(value)) {

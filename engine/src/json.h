@@ -33,6 +33,37 @@ struct Path {
 std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps);
 std::optional<Element> WalkPath(Element root, std::string_view dot_path);
 
+// Many dot paths resolved together: each object level on the way is scanned once, instead of
+// once per path. Built when the policy is compiled; Resolve is thread-safe.
+class PathSet {
+ public:
+  // Adds a path (its steps); returns its index. Adding the same steps twice returns one index.
+  size_t Add(const std::vector<std::string>& steps);
+  size_t size() const { return path_count_; }
+
+  // Per-decision results; reuse one per thread to avoid allocation.
+  struct Found {
+    std::vector<Element> values;   // by path index
+    std::vector<uint8_t> present;  // by path index: the path exists and its value is not null
+    std::vector<uint8_t> visited;  // by node: first occurrence of a duplicate key wins
+  };
+  // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is
+  // absent.
+  void Resolve(Element root, Found* found) const;
+
+ private:
+  struct Node {
+    std::string key;
+    uint64_t key_prefix = 0;  // the key's first 8 bytes, zero padded: most mismatches stop here
+    std::vector<uint32_t> children;
+    uint64_t child_filter = 0;  // KeyFilterBit of each child key: most keys are rejected here
+    int32_t path = -1;
+  };
+  void ResolveNode(uint32_t node, Element value, Found* found) const;
+  std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root
+  size_t path_count_ = 0;
+};
+
 // A value from configuration that task values are compared against, with strict JSON
 // equality: no coercion between types (1 != "1", true != "true"); numbers compare by value.
 class Literal {
