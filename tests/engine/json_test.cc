@@ -100,3 +100,14 @@ TEST_CASE("AppendJsonString escapes what JSON requires") {
   recrules::detail::AppendJsonString(&out, std::string_view("a\"b\\c\n\x01z", 8));
   CHECK(out == R"("a\"b\\c\n\u0001z")");
 }
+
+TEST_CASE("AppendJsonString keeps valid UTF-8 and replaces invalid bytes (fuzz regression)") {
+  // Found by fuzz_form: a TaskRouter form value with raw bytes reached a decision's reason.
+  std::string out;
+  recrules::detail::AppendJsonString(&out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e");
+  CHECK(out == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e\"");
+  out.clear();
+  recrules::detail::AppendJsonString(&out, "voice\x84x\xc3\x8d\xed\xa0\x80\xc0\xaf\xf5");
+  CHECK(out == "\"voice\\ufffdx\xc3\x8d\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  CHECK_FALSE(nlohmann::json::parse(out, nullptr, false).is_discarded());
+}
