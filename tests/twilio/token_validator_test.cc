@@ -2,11 +2,13 @@
 // and Twilio being unavailable (never cached).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <thread>
+#include <vector>
 
 #include "fake_twilio/fake_twilio.h"
 #include "twilio/auth.h"
@@ -182,4 +184,29 @@ TEST_CASE("tokens: Twilio unavailable is never cached") {
     CHECK(c.verdict == Verdict::kUnavailable);
     CHECK(c.message == "Twilio token validation unavailable: 20003 Authenticate");
   }
+}
+
+TEST_CASE("tokens: many threads share one validator") {
+  FakeTwilio fake(kScript);
+  TwilioClient client(ConfigFor(fake));
+  fake.Seed({{"tokens", {{"a", {{"identity", "a"}}}, {"b", {{"identity", "b"}}}}}});
+  TokenValidator validator(client, /*max_entries=*/2, /*invalid_ttl_ms=*/5000);
+  const char* tokens[] = {"a", "b", "nope"};  // three tokens, two slots: evictions under load
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        std::string token = tokens[(t + i) % 3];
+        auto c = validator.Validate(token);
+        Verdict want = token == "nope" ? Verdict::kInvalid : Verdict::kValid;
+        if (c.verdict != want || (want == Verdict::kValid && c.identity.identity != token)) {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+  CHECK(Validations(fake) < 240);  // the cache answered some
 }
