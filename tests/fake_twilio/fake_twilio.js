@@ -589,7 +589,11 @@ function serveControl(req, res, ctx) {
         return send(req, res, 400,
             { ok: false, error: 'a fault needs status, delay_ms, reset or malformed' });
       }
-      faults.push({ ...f, remaining: f.count === undefined ? 1 : Number(f.count) });
+      const count = f.count === undefined ? 1 : Number(f.count);
+      if (!Number.isInteger(count) || count < 1) {
+        return send(req, res, 400, { ok: false, error: 'count must be a whole number >= 1' });
+      }
+      faults.push({ ...f, remaining: count });
       return send(req, res, 200, { ok: true, queued: faults.length });
     }
     case 'GET /__control/requests':
@@ -633,7 +637,9 @@ const server = http.createServer((req, res) => {
       form: type === 'application/x-www-form-urlencoded' ? parseForm(body) : {},
       json: null,
     };
-    if (type === 'application/json' && body !== '') {
+    // Control bodies are JSON whatever their Content-Type says.
+    const isControl = url.pathname.startsWith('/__control/');
+    if ((type === 'application/json' || isControl) && body !== '') {
       try {
         ctx.json = JSON.parse(body);
       } catch (e) {
@@ -641,7 +647,7 @@ const server = http.createServer((req, res) => {
       }
     }
     try {
-      if (ctx.path.startsWith('/__control/')) serveControl(req, res, ctx);
+      if (isControl) serveControl(req, res, ctx);
       else serveTwilio(req, res, ctx);
     } catch (e) {
       send(req, res, 500, errorBody(500, 20500, `fake_twilio bug: ${e.message}`));
