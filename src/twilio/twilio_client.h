@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,18 +40,20 @@ struct TwilioConfig {
     return !account_sid.empty() && (!auth_token.empty() || !api_key.empty());
   }
   // Reads the environment; an error names the variable that is wrong (e.g. an account SID that
-  // does not start with "AC", an API key without its secret).
+  // does not start with "AC", an API key without its secret). Also reads
+  // RECRULES_TWILIO_TIMEOUT_MS, RECRULES_TWILIO_CONNECT_TIMEOUT_MS, RECRULES_TWILIO_MAX_ATTEMPTS.
   static Result<TwilioConfig> FromEnvironment();
 };
 
 // The outcome of one API operation, after retries.
 struct TwilioResponse {
-  bool ok = false;        // a 2xx answer
+  bool ok = false;        // a 2xx answer whose body is JSON
   int http_status = 0;    // 0 when there was no HTTP answer (timeout, reset, refused)
   nlohmann::json body;    // the parsed JSON answer; null when none or not JSON
   int error_code = 0;     // Twilio's "code" (e.g. 21220: the call is not in progress), 0 if none
   std::string message;    // Twilio's "message", or what went wrong on the wire
   std::string more_info;  // Twilio's "more_info" documentation URL, when given
+  std::string etag;       // the ETag header (a TaskRouter task's version), when given
   int attempts = 0;
   int64_t elapsed_ms = 0;
 };
@@ -68,6 +71,8 @@ class TwilioClient {
 
   // POST {api}/2010-04-01/Accounts/{AC}/Calls/{call_sid}/Recordings.json
   //   RecordingChannels=dual (and RecordingTrack=both)
+  // Not idempotent: retried on 429/503 and when the connection failed before the request was
+  // sent, never after a reset or timeout once sent (Twilio may have started the recording).
   TwilioResponse CreateCallRecording(const std::string& call_sid);
 
   // POST {api}/2010-04-01/Accounts/{AC}/Calls/{call_sid}/Recordings/{recording_sid}.json
@@ -102,7 +107,7 @@ class TwilioClient {
   class Impl;
 
  private:
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace recrules::twilio
