@@ -3,29 +3,11 @@
 #include <openssl/evp.h>
 
 #include <chrono>
-#include <mutex>
 
 #include "builtin_rules.h"
+#include "lua/lua_host.h"
 
 namespace recrules::detail {
-
-namespace {
-
-std::mutex g_hooks_mu;
-ScriptRuleFactory g_script_factory;
-PolicyFinisher g_finisher;
-
-}  // namespace
-
-void SetScriptRuleFactory(ScriptRuleFactory factory) {
-  std::lock_guard<std::mutex> lock(g_hooks_mu);
-  g_script_factory = std::move(factory);
-}
-
-void SetPolicyFinisher(PolicyFinisher finisher) {
-  std::lock_guard<std::mutex> lock(g_hooks_mu);
-  g_finisher = std::move(finisher);
-}
 
 std::string PolicyVersion(const std::vector<PolicySource>& sources) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -61,7 +43,8 @@ PolicyInfo CompiledPolicy::Info() const {
   return info;
 }
 
-Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& path) {
+Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& path,
+                                                            bool run_rule_tests) {
   auto cfg = LoadPolicyConfig(path);
   if (!cfg.ok()) return cfg.status();
   auto policy = std::make_shared<CompiledPolicy>();
@@ -74,33 +57,21 @@ Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& p
   policy->default_pause_behavior =
       c.include_silence ? PauseBehavior::kSilence : PauseBehavior::kSkip;
 
-  ScriptRuleFactory script_factory;
-  PolicyFinisher finisher;
-  {
-    std::lock_guard<std::mutex> lock(g_hooks_mu);
-    script_factory = g_script_factory;
-    finisher = g_finisher;
-  }
   for (size_t i = 0; i < c.rules.size(); ++i) {
     const std::string& name = c.rules[i];
     std::string where = "recrules.rules[" + std::to_string(i) + "]";
     Result<std::unique_ptr<Rule>> rule = Status::Internal("unset");
     if (IsBuiltinRuleName(name)) {
       rule = MakeBuiltinRule(name, c, where);
-    } else if (script_factory) {
-      rule = script_factory(name, where, policy.get());
     } else {
-      rule = Status::InvalidPolicy(c.file + ": " + where + ": unknown rule \"" + name +
-                                   "\" (this build has no Lua rule host)");
+      rule = MakeLuaRule(name, where, policy.get());
     }
     if (!rule.ok()) return rule.status();
     policy->rules.push_back(std::move(rule).value());
   }
+  Status finished = FinishLuaPolicy(policy.get(), run_rule_tests);
+  if (!finished.ok()) return finished;
   policy->version = PolicyVersion(policy->config.sources);
-  if (finisher) {
-    Status s = finisher(policy.get());
-    if (!s.ok()) return s;
-  }
   policy->loaded_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();

@@ -14,6 +14,8 @@
 
 namespace recrules::detail {
 
+class LuaProgram;
+
 class CompiledPolicy {
  public:
   PolicyConfig config;
@@ -26,24 +28,17 @@ class CompiledPolicy {
 
   // Rule kinds that need per-thread state (Lua) set this; null otherwise.
   std::function<std::unique_ptr<PolicyThreadState>()> make_thread_state;
+  // The policy's Lua rules compiled once at load (engine/src/lua/); null when it has none.
+  std::shared_ptr<LuaProgram> lua;
 
   PolicyInfo Info() const;
 };
 
-// Hook through which script rules (the Lua host) join a policy being compiled. It gets the
-// rule name as listed, where it is listed ("recrules.rules[3]"), and the policy under
-// construction (config filled, rules so far). It returns the rule, or kInvalidPolicy naming the
-// file and line. Registered once at start-up by the Lua host; null means no script rules.
-using ScriptRuleFactory = std::function<Result<std::unique_ptr<Rule>>(
-    const std::string& name, const std::string& where, CompiledPolicy* policy)>;
-void SetScriptRuleFactory(ScriptRuleFactory factory);
-
-// Called after every rule is built, before the policy is swapped in (e.g. to run inline rule
-// tests). An error rejects the policy.
-using PolicyFinisher = std::function<Status(CompiledPolicy* policy)>;
-void SetPolicyFinisher(PolicyFinisher finisher);
-
-Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& path);
+// Reads, validates and compiles the policy at `path`: policy.json, every rule (Lua files are
+// compiled and their top level run once), the data files; then, when `run_rule_tests`, every
+// inline rule test. Any failure is kInvalidPolicy naming the file (and line) and what is wrong.
+Result<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const std::string& path,
+                                                            bool run_rule_tests = true);
 
 // Hex SHA-256 prefix (12 characters) over the sources' names and contents.
 std::string PolicyVersion(const std::vector<PolicySource>& sources);

@@ -1,0 +1,196 @@
+// Internals of the Lua rule host, shared by the files in engine/src/lua/ only. This is the one
+// corner of the engine that includes lua.h.
+#pragma once
+
+extern "C" {
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+}
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "json.h"
+#include "lua/time_zone.h"
+#include "policy_config.h"
+#include "rule.h"
+
+namespace recrules::detail {
+
+// Memory accounting for one lua_State: the allocator refuses growth past `cap`.
+struct MemoryAccount {
+  size_t used = 0;
+  size_t cap = 0;
+  bool refused = false;  // set when an allocation was refused (cleared per evaluation)
+};
+
+// Owns a lua_State and its memory account. Move-only.
+class LuaState {
+ public:
+  explicit LuaState(size_t cap_bytes);
+  ~LuaState();
+  LuaState(const LuaState&) = delete;
+  LuaState& operator=(const LuaState&) = delete;
+
+  lua_State* get() const { return L_; }
+  MemoryAccount& memory() { return *memory_; }
+
+ private:
+  std::unique_ptr<MemoryAccount> memory_;
+  lua_State* L_ = nullptr;
+};
+
+// A reference to a Lua value held in the registry (luaL_ref / luaL_unref). Move-only; must not
+// outlive its state.
+class LuaRef {
+ public:
+  LuaRef() = default;
+  // Pops the value on top of the stack into the registry.
+  explicit LuaRef(lua_State* L) : L_(L), ref_(luaL_ref(L, LUA_REGISTRYINDEX)) {}
+  ~LuaRef() { Reset(); }
+  LuaRef(LuaRef&& o) noexcept : L_(o.L_), ref_(o.ref_) { o.ref_ = LUA_NOREF; }
+  LuaRef& operator=(LuaRef&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      L_ = o.L_;
+      ref_ = o.ref_;
+      o.ref_ = LUA_NOREF;
+    }
+    return *this;
+  }
+  void Push() const { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_); }
+  bool valid() const { return ref_ != LUA_NOREF && ref_ != LUA_REFNIL; }
+  void Reset() {
+    if (L_ != nullptr && ref_ != LUA_NOREF) luaL_unref(L_, LUA_REGISTRYINDEX, ref_);
+    ref_ = LUA_NOREF;
+  }
+
+ private:
+  lua_State* L_ = nullptr;
+  int ref_ = LUA_NOREF;
+};
+
+// A decision made by recrules.record/skip/pause during one evaluation. The Lua side holds only
+// a light userdata token; the text stays here, so deciding allocates nothing once warm.
+struct PendingDecision {
+  uint64_t token = 0;
+  Action action = Action::kRecord;
+  bool has_behavior = false;
+  PauseBehavior behavior = PauseBehavior::kSkip;
+  std::string reason;
+};
+
+// What the C functions Lua calls can see of the host: one per lua_State, reachable through
+// lua_getextraspace. Only ever used by the thread that owns the state.
+struct HostContext {
+  const RuleInput* input = nullptr;  // the decision in progress; null between decisions
+  const std::string* rule_name = nullptr;
+  uint64_t generation = 1;  // views made during an evaluation carry it; bumped after each one
+  // Instruction budget (count hook).
+  int64_t instruction_limit = 0;
+  int64_t instructions_left = 0;
+  int hook_step = 100;
+  bool budget_exceeded = false;
+  char budget_where[96] = {0};  // "rule.lua:12" where the budget ran out
+  // Decisions made in the current evaluation.
+  static constexpr int kSlots = 4;
+  PendingDecision slots[kSlots];
+  uint64_t next_token = 1;
+  uint64_t first_token = 1;  // tokens below this belong to earlier evaluations
+  PauseBehavior default_pause_behavior = PauseBehavior::kSkip;
+  // Registry refs of the view metatables and the config table.
+  int task_meta = LUA_NOREF, ctx_meta = LUA_NOREF, worker_meta = LUA_NOREF, json_meta = LUA_NOREF,
+      config_ref = LUA_NOREF;
+  bool copy_task = false;  // TaskPassing::kCopy
+  // Time zones this state has looked up (kept alive here; the process cache is shared).
+  std::vector<std::pair<std::string, std::shared_ptr<const TimeZone>>> zones;
+};
+
+inline HostContext* Host(lua_State* L) {
+  return *static_cast<HostContext**>(lua_getextraspace(L));
+}
+
+// One boundary for every C function Lua calls. `Body` returns its number of results, or -1
+// after writing a message to `error`; C++ exceptions become messages too. The Lua error is
+// raised only here, after the body's C++ objects are destroyed, because a Lua error is a
+// longjmp that would skip their destructors.
+using LuaBody = int (*)(lua_State* L, std::string* error);
+
+template <LuaBody Body>
+int LuaBoundary(lua_State* L) {
+  char message[512];
+  bool failed = false;
+  int results = 0;
+  {
+    std::string error;
+    try {
+      results = Body(L, &error);
+      if (results < 0) failed = true;
+    } catch (const std::exception& e) {
+      error = std::string("internal error: ") + e.what();
+      failed = true;
+    } catch (...) {
+      error = "internal error";
+      failed = true;
+    }
+    if (failed) {
+      size_t n = std::min(error.size(), sizeof message - 1);
+      std::memcpy(message, error.data(), n);
+      message[n] = '\0';
+    }
+  }
+  if (failed) {
+    luaL_where(L, 1);
+    lua_pushstring(L, message);
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  return results;
+}
+
+// --- sandbox.cc ---
+// Builds the shared, read-only global environment (base, string, table, math, utf8, os.time/
+// date/clock, recrules) and installs it as the state's globals. Expects HostContext set.
+void OpenSandbox(lua_State* L, const nlohmann::json& features,
+                 const std::vector<std::pair<std::string, nlohmann::json>>& data);
+// Pushes a new, writable environment for one rule file whose reads fall through to the
+// sandbox and whose undeclared globals are errors.
+void PushRuleEnvironment(lua_State* L);
+// Makes the table at `index` (and everything reachable from it: tables, and the upvalues of
+// Lua functions) read-only in place. Every upvalue of a reachable Lua function is appended to
+// `upvalues` (a table at `upvalues_index`: {fn, n, value} triples) so it can be restored.
+void Freeze(lua_State* L, int index, int upvalues_index);
+// Pushes a JSON value as (frozen) Lua tables.
+void PushJson(lua_State* L, const nlohmann::json& value, int depth = 0);
+// Message handler for lua_pcall: keeps string messages, describes other error objects.
+int MessageHandler(lua_State* L);
+// The instruction budget's count hook.
+void CountHook(lua_State* L, lua_Debug* ar);
+// Pushes what to iterate for the table at `index`: its store when frozen, else itself.
+// Returns the pushed value's index.
+int PushIterable(lua_State* L, int index);
+// Makes writes to the frozen table at `index` fail as writes to globals.
+void MarkAsGlobals(lua_State* L, int index);
+// True when the table at `index` was frozen.
+bool IsFrozen(lua_State* L, int index);
+
+// --- rule_api.cc ---
+// Creates the recrules table (record, skip, pause, get, matches, sample, localtime, log, data)
+// on the stack, and the view metatables (stored in HostContext).
+void PushRecrulesTable(lua_State* L,
+                       const std::vector<std::pair<std::string, nlohmann::json>>& data);
+// Pushes the read-only view of the task / ctx for the evaluation in progress.
+void PushTaskArgument(lua_State* L);
+void PushContextArgument(lua_State* L);
+// Appends the JSON text of the Lua value at `index` (tables become objects or arrays).
+// Returns false with `error` set for values JSON cannot hold.
+bool AppendLuaJson(lua_State* L, int index, std::string* out, std::string* error, int depth = 0);
+
+}  // namespace recrules::detail

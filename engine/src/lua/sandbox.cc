@@ -1,0 +1,526 @@
+// The sandbox: an allowlisted, read-only global environment, per-rule environments, freezing of
+// what a rule file builds at load, and the limits' hook and message handler.
+#include <cstdio>
+
+#include "lua/lua_internal.h"
+
+namespace recrules::detail {
+
+namespace {
+
+// Registry/metatable key marking a frozen table's metatable; its value is the table's store.
+char kFrozenKey;
+constexpr int kMaxFreezeDepth = 100;
+constexpr int kMaxJsonDepth = 100;
+
+int ReadOnlyTableBody(lua_State* L, std::string* error) {
+  const char* key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
+  *error = std::string("attempt to modify a read-only table") +
+           (key ? std::string(" (field '") + key + "')" : std::string()) +
+           ": tables built when the rule file loads, the task, ctx and recrules.data are "
+           "read-only";
+  return -1;
+}
+
+int GlobalWriteBody(lua_State* L, std::string* error) {
+  const char* key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+  *error = std::string("attempt to write global '") + key +
+           "' during a decision: rules keep no state between decisions (use a local)";
+  return -1;
+}
+
+int UndeclaredGlobalBody(lua_State* L, std::string* error) {
+  const char* key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+  *error = std::string("attempt to read undeclared global '") + key + "'";
+  return -1;
+}
+
+// __len of a frozen table: the length of its store.
+int FrozenLenBody(lua_State* L, std::string*) {
+  lua_getmetatable(L, 1);
+  lua_rawgetp(L, -1, &kFrozenKey);
+  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
+  return 1;
+}
+
+// next() over a frozen table's store, so pairs works without exposing the store.
+int FrozenNextBody(lua_State* L, std::string* error) {
+  if (!IsFrozen(L, 1)) {
+    *error = "bad argument #1 to iterator (read-only table expected)";
+    return -1;
+  }
+  lua_settop(L, 2);
+  lua_getmetatable(L, 1);
+  lua_rawgetp(L, -1, &kFrozenKey);  // stack: t, key, mt, store
+  lua_pushvalue(L, 2);
+  if (lua_next(L, 4) == 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  return 2;
+}
+
+int FrozenPairsBody(lua_State* L, std::string*) {
+  lua_pushcfunction(L, LuaBoundary<FrozenNextBody>);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+// rawset that refuses read-only tables (otherwise it would write past __newindex).
+int SafeRawsetBody(lua_State* L, std::string* error) {
+  if (lua_type(L, 1) != LUA_TTABLE) {
+    *error = "bad argument #1 to 'rawset' (table expected)";
+    return -1;
+  }
+  if (IsFrozen(L, 1)) {
+    *error = "attempt to modify a read-only table with rawset";
+    return -1;
+  }
+  if (lua_isnoneornil(L, 2)) {
+    *error = "bad argument #2 to 'rawset' (index is nil)";
+    return -1;
+  }
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+// load restricted to text chunks; the default environment is the read-only sandbox.
+int SafeLoadBody(lua_State* L, std::string*) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));  // the real load
+  lua_pushvalue(L, 1);
+  if (n >= 2)
+    lua_pushvalue(L, 2);
+  else
+    lua_pushnil(L);
+  lua_pushliteral(L, "t");
+  int args = 3;
+  if (n >= 4) {
+    lua_pushvalue(L, 4);
+    args = 4;
+  }
+  lua_call(L, args, 2);
+  return 2;
+}
+
+// setmetatable that refuses __gc: a finalizer would run rule code outside any decision and
+// outside the instruction budget.
+int SafeSetmetatableBody(lua_State* L, std::string* error) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    bool has_gc = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_gc) {
+      *error = "setmetatable: __gc metamethods are not available to rules";
+      return -1;
+    }
+  }
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+int SafeCollectGarbageBody(lua_State* L, std::string* error) {
+  const char* opt = lua_isnoneornil(L, 1) ? "collect" : lua_tostring(L, 1);
+  if (opt == nullptr || std::strcmp(opt, "count") != 0) {
+    *error = "collectgarbage: only \"count\" is available to rules";
+    return -1;
+  }
+  lua_pushnumber(
+      L, static_cast<lua_Number>(lua_gc(L, LUA_GCCOUNT, 0)) + lua_gc(L, LUA_GCCOUNTB, 0) / 1024.0);
+  return 1;
+}
+
+// os.time() and os.date(fmt) without a time use the decision's clock (ctx.now), so a pinned
+// clock (--now, inline tests) pins them too.
+int ClockNow(lua_State* L, lua_Integer* now) {
+  HostContext* h = Host(L);
+  if (h->input != nullptr) {
+    *now = h->input->now_unix;
+    return 1;
+  }
+  return 0;
+}
+
+int SafeTimeBody(lua_State* L, std::string*) {
+  lua_Integer now;
+  if (lua_isnoneornil(L, 1) && ClockNow(L, &now)) {
+    lua_pushinteger(L, now);
+    return 1;
+  }
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, 1);
+  return 1;
+}
+
+int SafeDateBody(lua_State* L, std::string*) {
+  lua_Integer now;
+  if (lua_gettop(L) < 2 && ClockNow(L, &now)) {
+    if (lua_gettop(L) == 0) lua_pushliteral(L, "%c");
+    lua_settop(L, 1);
+    lua_pushinteger(L, now);
+  }
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, 1);
+  return 1;
+}
+
+// Copies the fields `names` of the table at `from` into the table at `to`.
+void CopyFields(lua_State* L, int from, int to, std::initializer_list<const char*> names) {
+  from = lua_absindex(L, from);
+  to = lua_absindex(L, to);
+  for (const char* name : names) {
+    lua_getfield(L, from, name);
+    lua_setfield(L, to, name);
+  }
+}
+
+// Replaces field `name` of table `t` with C closure `fn` whose upvalue is the old value.
+void WrapField(lua_State* L, int t, const char* name, lua_CFunction fn) {
+  t = lua_absindex(L, t);
+  lua_getfield(L, t, name);
+  lua_pushcclosure(L, fn, 1);
+  lua_setfield(L, t, name);
+}
+
+void FreezeValue(lua_State* L, int index, int upvalues, int visited, int depth);
+
+void WalkFunction(lua_State* L, int index, int upvalues, int visited, int depth) {
+  index = lua_absindex(L, index);
+  if (lua_iscfunction(L, index)) return;
+  lua_pushvalue(L, index);
+  if (lua_rawget(L, visited) != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, index);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, visited);
+  for (int i = 1;; ++i) {
+    if (lua_getupvalue(L, index, i) == nullptr) break;
+    // stack: ..., value
+    int value = lua_gettop(L);
+    FreezeValue(L, value, upvalues, visited, depth + 1);
+    lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, upvalues));
+    lua_pushvalue(L, index);
+    lua_rawseti(L, upvalues, n + 1);
+    lua_pushinteger(L, i);
+    lua_rawseti(L, upvalues, n + 2);
+    lua_pushvalue(L, value);
+    lua_rawseti(L, upvalues, n + 3);
+    lua_pop(L, 1);
+  }
+}
+
+void FreezeTable(lua_State* L, int t, int upvalues, int visited, int depth) {
+  t = lua_absindex(L, t);
+  if (IsFrozen(L, t)) return;
+  lua_pushvalue(L, t);
+  if (lua_rawget(L, visited) != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  if (depth > kMaxFreezeDepth)
+    luaL_error(L, "tables nested deeper than %d levels", kMaxFreezeDepth);
+  luaL_checkstack(L, 12, "freezing tables");
+  lua_pushvalue(L, t);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, visited);
+
+  // A metatable the rule set at load keeps working: a raw copy of it (with frozen values)
+  // becomes the store's metatable.
+  int user_meta = 0;
+  if (lua_getmetatable(L, t)) {
+    int mt = lua_gettop(L);
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, mt) != 0) {
+      FreezeValue(L, -1, upvalues, visited, depth + 1);
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, copy);
+    }
+    lua_remove(L, mt);
+    user_meta = lua_gettop(L);
+  }
+  lua_newtable(L);
+  int store = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    // stack: key, value
+    FreezeValue(L, -1, upvalues, visited, depth + 1);
+    FreezeValue(L, -2, upvalues, visited, depth + 1);
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, store);  // store[key] = value
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, t);  // clearing a field during traversal is allowed
+  }
+  if (user_meta) {
+    lua_pushvalue(L, user_meta);
+    lua_setmetatable(L, store);
+  }
+  lua_createtable(L, 0, 6);
+  lua_pushvalue(L, store);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, LuaBoundary<ReadOnlyTableBody>);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, LuaBoundary<FrozenLenBody>);
+  lua_setfield(L, -2, "__len");
+  lua_pushcfunction(L, LuaBoundary<FrozenPairsBody>);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, store);
+  lua_rawsetp(L, -2, &kFrozenKey);
+  lua_setmetatable(L, t);
+  lua_settop(L, user_meta ? user_meta - 1 : store - 1);
+}
+
+void FreezeValue(lua_State* L, int index, int upvalues, int visited, int depth) {
+  switch (lua_type(L, index)) {
+    case LUA_TTABLE:
+      FreezeTable(L, index, upvalues, visited, depth);
+      break;
+    case LUA_TFUNCTION:
+      WalkFunction(L, index, upvalues, visited, depth);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+int PushIterable(lua_State* L, int index) {
+  index = lua_absindex(L, index);
+  if (lua_getmetatable(L, index)) {
+    if (lua_rawgetp(L, -1, &kFrozenKey) == LUA_TTABLE) {
+      lua_remove(L, -2);
+      return lua_gettop(L);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushvalue(L, index);
+  return lua_gettop(L);
+}
+
+void MarkAsGlobals(lua_State* L, int index) {
+  lua_getmetatable(L, index);
+  lua_pushcfunction(L, LuaBoundary<GlobalWriteBody>);
+  lua_setfield(L, -2, "__newindex");
+  lua_pop(L, 1);
+}
+
+bool IsFrozen(lua_State* L, int index) {
+  if (lua_type(L, index) != LUA_TTABLE || !lua_getmetatable(L, index)) return false;
+  bool frozen = lua_rawgetp(L, -1, &kFrozenKey) != LUA_TNIL;
+  lua_pop(L, 2);
+  return frozen;
+}
+
+void Freeze(lua_State* L, int index, int upvalues_index) {
+  index = lua_absindex(L, index);
+  upvalues_index = lua_absindex(L, upvalues_index);
+  lua_newtable(L);
+  int visited = lua_gettop(L);
+  FreezeValue(L, index, upvalues_index, visited, 0);
+  lua_settop(L, visited - 1);
+}
+
+void PushJson(lua_State* L, const nlohmann::json& value, int depth) {
+  if (depth > kMaxJsonDepth) luaL_error(L, "JSON nested deeper than %d levels", kMaxJsonDepth);
+  luaL_checkstack(L, 4, "converting JSON");
+  switch (value.type()) {
+    case nlohmann::json::value_t::null:
+    case nlohmann::json::value_t::discarded:
+      lua_pushnil(L);
+      break;
+    case nlohmann::json::value_t::boolean:
+      lua_pushboolean(L, value.get<bool>());
+      break;
+    case nlohmann::json::value_t::number_integer:
+      lua_pushinteger(L, value.get<int64_t>());
+      break;
+    case nlohmann::json::value_t::number_unsigned: {
+      uint64_t u = value.get<uint64_t>();
+      if (u <= uint64_t(INT64_MAX)) {
+        lua_pushinteger(L, static_cast<lua_Integer>(u));
+      } else {
+        lua_pushnumber(L, static_cast<lua_Number>(u));
+      }
+      break;
+    }
+    case nlohmann::json::value_t::number_float:
+      lua_pushnumber(L, value.get<double>());
+      break;
+    case nlohmann::json::value_t::string: {
+      const std::string& s = value.get_ref<const std::string&>();
+      lua_pushlstring(L, s.data(), s.size());
+      break;
+    }
+    case nlohmann::json::value_t::array:
+    case nlohmann::json::value_t::binary: {
+      lua_createtable(L, static_cast<int>(value.size()), 0);
+      lua_Integer i = 1;
+      for (const auto& item : value) {
+        PushJson(L, item, depth + 1);
+        lua_rawseti(L, -2, i++);
+      }
+      break;
+    }
+    case nlohmann::json::value_t::object:
+      lua_createtable(L, 0, static_cast<int>(value.size()));
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (it->is_null()) continue;
+        lua_pushlstring(L, it.key().data(), it.key().size());
+        PushJson(L, *it, depth + 1);
+        lua_rawset(L, -3);
+      }
+      break;
+  }
+}
+
+int MessageHandler(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TSTRING) return 1;
+  // Name the rule file and line of the innermost Lua function on the stack.
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      break;
+    }
+  }
+  if (lua_gettop(L) == 1) lua_pushliteral(L, "");
+  lua_pushfstring(L, "error object is a %s value (raise errors with a string message)",
+                  luaL_typename(L, 1));
+  lua_concat(L, 2);
+  return 1;
+}
+
+void CountHook(lua_State* L, lua_Debug* ar) {
+  HostContext* h = Host(L);
+  h->instructions_left -= h->hook_step;
+  if (h->instructions_left > 0 && !h->budget_exceeded) return;
+  if (!h->budget_exceeded) {
+    h->budget_exceeded = true;
+    h->budget_where[0] = '\0';
+    if (lua_getinfo(L, "Sl", ar)) {
+      std::snprintf(h->budget_where, sizeof h->budget_where, "%s:%d", ar->short_src,
+                    ar->currentline);
+    }
+    // From now on every instruction fails, so a pcall in the script cannot swallow the limit.
+    lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
+  }
+  luaL_error(L, "instruction limit exceeded");
+}
+
+void OpenSandbox(lua_State* L, const nlohmann::json& features,
+                 const std::vector<std::pair<std::string, nlohmann::json>>& data) {
+  static const luaL_Reg kLibs[] = {
+      {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+      {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+      {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_OSLIBNAME, luaopen_os}};
+  for (const luaL_Reg& lib : kLibs) {
+    luaL_requiref(L, lib.name, lib.func, 0);
+    lua_pop(L, 1);
+  }
+  lua_pushglobaltable(L);
+  int real = lua_gettop(L);  // the full globals luaopen_base filled; never shown to rules
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int loaded = lua_gettop(L);
+
+  lua_newtable(L);  // the sandbox's globals
+  int env = lua_gettop(L);
+  CopyFields(L, real, env,
+             {"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal",
+              "rawget", "rawlen", "select", "tonumber", "tostring", "type", "xpcall", "_VERSION"});
+  lua_pushcfunction(L, LuaBoundary<SafeRawsetBody>);
+  lua_setfield(L, env, "rawset");
+  lua_getfield(L, real, "load");
+  lua_pushcclosure(L, LuaBoundary<SafeLoadBody>, 1);
+  lua_setfield(L, env, "load");
+  lua_getfield(L, real, "setmetatable");
+  lua_pushcclosure(L, LuaBoundary<SafeSetmetatableBody>, 1);
+  lua_setfield(L, env, "setmetatable");
+  lua_pushcfunction(L, LuaBoundary<SafeCollectGarbageBody>);
+  lua_setfield(L, env, "collectgarbage");
+
+  lua_getfield(L, loaded, LUA_STRLIBNAME);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_setfield(L, env, LUA_STRLIBNAME);
+  lua_getfield(L, loaded, LUA_TABLIBNAME);
+  lua_setfield(L, env, LUA_TABLIBNAME);
+  lua_getfield(L, loaded, LUA_UTF8LIBNAME);
+  lua_setfield(L, env, LUA_UTF8LIBNAME);
+  lua_getfield(L, loaded, LUA_MATHLIBNAME);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "random");  // rules sample with recrules.sample: the same answer always
+  lua_pushnil(L);
+  lua_setfield(L, -2, "randomseed");
+  lua_setfield(L, env, LUA_MATHLIBNAME);
+  lua_newtable(L);
+  lua_getfield(L, loaded, LUA_OSLIBNAME);
+  CopyFields(L, -1, -2, {"time", "date", "clock"});
+  lua_pop(L, 1);
+  WrapField(L, -1, "time", LuaBoundary<SafeTimeBody>);
+  WrapField(L, -1, "date", LuaBoundary<SafeDateBody>);
+  lua_setfield(L, env, LUA_OSLIBNAME);
+
+  PushRecrulesTable(L, data);
+  lua_setfield(L, env, "recrules");
+
+  // The string metatable stays the way strings find their methods; protect it.
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 2);
+
+  // Reading an undeclared global is an error: the sandbox's last __index.
+  lua_newtable(L);
+  lua_pushcfunction(L, LuaBoundary<UndeclaredGlobalBody>);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, env);
+
+  lua_newtable(L);  // upvalues of library functions: none are Lua functions
+  Freeze(L, env, -1);
+  lua_pop(L, 1);
+  MarkAsGlobals(L, env);
+
+  PushJson(L, features);
+  lua_newtable(L);
+  Freeze(L, -2, -1);
+  lua_pop(L, 1);
+  Host(L)->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  lua_pushvalue(L, env);
+  lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_settop(L, real - 1);
+}
+
+void PushRuleEnvironment(lua_State* L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 2);
+  lua_pushglobaltable(L);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+}
+
+}  // namespace recrules::detail
