@@ -191,7 +191,9 @@ Engine::Impl::Impl(std::string path, EngineOptions options, std::shared_ptr<cons
       alive_(std::make_shared<int>(0)),
       current_(std::move(p)) {}
 
-Engine::Impl::~Impl() = default;
+Engine::Impl::~Impl() {
+  watcher_.reset();  // no reload may start while the engine goes away
+}
 
 const CompiledPolicy* Engine::Impl::Current(PolicyThreadState** thread_state) const {
   const uint64_t gen = generation_.load(std::memory_order_acquire);
@@ -281,6 +283,14 @@ ReloadResult Engine::Impl::Reload(const std::string& trigger) {
   return result;
 }
 
+Status Engine::Impl::StartWatching() {
+  auto watcher = detail::PolicyWatcher::Start(Shared()->config.dir, options_.watch_debounce_ms,
+                                              [this] { Reload("watch"); });
+  if (!watcher.ok()) return watcher.status();
+  watcher_ = std::move(watcher).value();
+  return Status::Ok();
+}
+
 PolicyInfo Engine::Impl::Info() const {
   std::lock_guard<std::mutex> lock(mu_);
   PolicyInfo info = current_->Info();
@@ -309,6 +319,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& policy_path,
   if (!compiled.ok()) return compiled.status();
   for (const std::string& w : (*compiled)->config.warnings) spdlog::warn("policy: {}", w);
   auto impl = std::make_unique<Impl>(policy_path, options, std::move(compiled).value());
+  if (options.watch_policy) {
+    Status s = impl->StartWatching();
+    if (!s.ok()) return s;
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

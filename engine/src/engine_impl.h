@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy.h"
+#include "policy_watcher.h"
 #include "recrules/engine.h"
 #include "task_data.h"
 
@@ -43,6 +44,9 @@ class Engine::Impl {
   int Subscribe(ReloadListener listener);
   void Unsubscribe(int id);
 
+  // Starts watching the policy folder (EngineOptions::watch_policy); reloads on change.
+  Status StartWatching();
+
   const EngineOptions& options() const { return options_; }
   const std::string& path() const { return path_; }
 
@@ -59,6 +63,8 @@ class Engine::Impl {
   std::map<int, ReloadListener> listeners_;
   int next_listener_ = 1;
   std::mutex reload_mu_;  // one reload at a time
+  std::unique_ptr<detail::PolicyWatcher> watcher_;  // stopped first in ~Impl
+
 };
 
 }  // namespace recrules

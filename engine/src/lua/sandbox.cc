@@ -162,8 +162,11 @@ int SafeTimeBody(lua_State* L, std::string*) {
 
 int SafeDateBody(lua_State* L, std::string*) {
   lua_Integer now;
-  if (lua_gettop(L) < 2 && ClockNow(L, &now)) {
-    if (lua_gettop(L) == 0) lua_pushliteral(L, "%c");
+  if (lua_isnoneornil(L, 2) && ClockNow(L, &now)) {
+    if (lua_isnoneornil(L, 1)) {
+      lua_settop(L, 0);
+      lua_pushliteral(L, "%c");
+    }
     lua_settop(L, 1);
     lua_pushinteger(L, now);
   }
