@@ -106,8 +106,9 @@ struct HostContext {
   uint64_t first_token = 1;  // tokens below this belong to earlier evaluations
   PauseBehavior default_pause_behavior = PauseBehavior::kSkip;
   // Registry refs of the view metatables and the config table.
-  int task_meta = LUA_NOREF, ctx_meta = LUA_NOREF, worker_meta = LUA_NOREF, json_meta = LUA_NOREF,
-      config_ref = LUA_NOREF;
+  int task_meta = LUA_NOREF, worker_meta = LUA_NOREF, json_meta = LUA_NOREF;
+  int config_ref = LUA_NOREF, ctx_ref = LUA_NOREF, ctx_store_ref = LUA_NOREF;
+  int event_name_refs[4] = {LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
   bool copy_task = false;  // TaskPassing::kCopy
   // Time zones this state has looked up (kept alive here; the process cache is shared).
   std::vector<std::pair<std::string, std::shared_ptr<const TimeZone>>> zones;

@@ -19,7 +19,7 @@ using simdjson::dom::object;
 // A read-only view of part of the task. Valid only during the evaluation that made it.
 struct View {
   static constexpr uint32_t kMagic = 0x52524c56;  // "RRLV"
-  enum Kind : uint8_t { kTask, kContext, kWorker, kJson };
+  enum Kind : uint8_t { kTask, kWorker, kJson };
   uint32_t magic;
   Kind kind;
   uint64_t generation;
@@ -30,8 +30,6 @@ int MetaRef(HostContext* h, View::Kind kind) {
   switch (kind) {
     case View::kTask:
       return h->task_meta;
-    case View::kContext:
-      return h->ctx_meta;
     case View::kWorker:
       return h->worker_meta;
     case View::kJson:
@@ -201,27 +199,6 @@ int WorkerIndexBody(lua_State* L, std::string* error) {
   return 1;
 }
 
-// __index of ctx: event, now, config.
-int ContextIndexBody(lua_State* L, std::string* error) {
-  View* v = ToView(L, 1);
-  if (Stale(L, v)) {
-    *error = kStale;
-    return -1;
-  }
-  HostContext* h = Host(L);
-  std::string_view key = KeyOf(L, 2);
-  if (key == "event") {
-    lua_pushstring(L, EventName(h->input->event));
-  } else if (key == "now") {
-    lua_pushinteger(L, h->input->now_unix);
-  } else if (key == "config") {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->config_ref);
-  } else {
-    lua_pushnil(L);
-  }
-  return 1;
-}
-
 // __index of an object or array inside the task.
 int JsonIndexBody(lua_State* L, std::string* error) {
   View* v = ToView(L, 1);
@@ -303,13 +280,13 @@ int JsonPairsBody(lua_State* L, std::string* error) {
 }
 
 int ViewNewIndexBody(lua_State*, std::string* error) {
-  *error = "attempt to modify the task: the task, ctx and their values are read-only";
+  *error = "attempt to modify the task or ctx: they are read-only";
   return -1;
 }
 
 int ViewToStringBody(lua_State* L, std::string*) {
   View* v = ToView(L, 1);
-  static const char* kNames[] = {"task", "ctx", "worker", "task value"};
+  static const char* kNames[] = {"task", "worker", "task value"};
   lua_pushfstring(L, "%s (read-only)", kNames[v->kind]);
   return 1;
 }
@@ -717,7 +694,26 @@ void PushRecrulesTable(lua_State* L,
                        const std::vector<std::pair<std::string, nlohmann::json>>& data) {
   HostContext* h = Host(L);
   MakeViewMeta(L, LuaBoundary<TaskIndexBody>, false, &h->task_meta);
-  MakeViewMeta(L, LuaBoundary<ContextIndexBody>, false, &h->ctx_meta);
+  // ctx is one read-only table per state whose fields are set before each evaluation: cheaper
+  // than a view, and it holds nothing of the task.
+  lua_createtable(L, 0, 3);  // the store
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->config_ref);
+  lua_setfield(L, -2, "config");
+  lua_newtable(L);  // what rules see
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, LuaBoundary<ViewNewIndexBody>);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  h->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  h->ctx_store_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  for (int e = 0; e < 4; ++e) {
+    lua_pushstring(L, EventName(static_cast<Event>(e)));
+    h->event_name_refs[e] = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   MakeViewMeta(L, LuaBoundary<WorkerIndexBody>, false, &h->worker_meta);
   MakeViewMeta(L, LuaBoundary<JsonIndexBody>, true, &h->json_meta);
 
@@ -768,7 +764,14 @@ void PushTaskArgument(lua_State* L) {
 }
 
 void PushContextArgument(lua_State* L) {
-  PushView(L, View::kContext, Element());
+  HostContext* h = Host(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_store_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->event_name_refs[static_cast<int>(h->input->event)]);
+  lua_setfield(L, -2, "event");
+  lua_pushinteger(L, h->input->now_unix);
+  lua_setfield(L, -2, "now");
+  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->ctx_ref);
 }
 
 bool AppendLuaJson(lua_State* L, int index, std::string* out, std::string* error, int depth) {

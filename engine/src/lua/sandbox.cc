@@ -484,6 +484,11 @@ void OpenSandbox(lua_State* L, const nlohmann::json& features,
   WrapField(L, -1, "date", LuaBoundary<SafeDateBody>);
   lua_setfield(L, env, LUA_OSLIBNAME);
 
+  PushJson(L, features);
+  lua_newtable(L);
+  Freeze(L, -2, -1);
+  lua_pop(L, 1);
+  Host(L)->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   PushRecrulesTable(L, data);
   lua_setfield(L, env, "recrules");
 
@@ -504,12 +509,6 @@ void OpenSandbox(lua_State* L, const nlohmann::json& features,
   Freeze(L, env, -1);
   lua_pop(L, 1);
   MarkAsGlobals(L, env);
-
-  PushJson(L, features);
-  lua_newtable(L);
-  Freeze(L, -2, -1);
-  lua_pop(L, 1);
-  Host(L)->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
   lua_pushvalue(L, env);
   lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
