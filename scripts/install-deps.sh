@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
-  liblua5.4-dev lua5.4
+  liblua5.4-dev lua5.4 tzdata
   nlohmann-json3-dev libspdlog-dev libfmt-dev doctest-dev libsimdjson-dev libcli11-dev
   libssl-dev libcurl4-openssl-dev libboost-dev libboost-system-dev
   libbenchmark-dev
