@@ -385,8 +385,8 @@ class LuaRuleState : public PolicyThreadState {
   };
 
   std::shared_ptr<const LuaProgram> program_;
+  HostContext host_;  // declared before state_: the state is closed first
   LuaState state_;
-  HostContext host_;
   std::vector<LoadedRule> rules_;
   Status broken_;
 };

@@ -31,7 +31,8 @@ struct MemoryAccount {
   bool refused = false;  // set when an allocation was refused (cleared per evaluation)
 };
 
-// Owns a lua_State and its memory account. Move-only.
+// Owns a lua_State and its memory account (the allocator's user data, so it must outlive
+// the state). Registry references taken on the state are released by lua_close.
 class LuaState {
  public:
   explicit LuaState(size_t cap_bytes);
@@ -45,36 +46,6 @@ class LuaState {
  private:
   std::unique_ptr<MemoryAccount> memory_;
   lua_State* L_ = nullptr;
-};
-
-// A reference to a Lua value held in the registry (luaL_ref / luaL_unref). Move-only; must not
-// outlive its state.
-class LuaRef {
- public:
-  LuaRef() = default;
-  // Pops the value on top of the stack into the registry.
-  explicit LuaRef(lua_State* L) : L_(L), ref_(luaL_ref(L, LUA_REGISTRYINDEX)) {}
-  ~LuaRef() { Reset(); }
-  LuaRef(LuaRef&& o) noexcept : L_(o.L_), ref_(o.ref_) { o.ref_ = LUA_NOREF; }
-  LuaRef& operator=(LuaRef&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      L_ = o.L_;
-      ref_ = o.ref_;
-      o.ref_ = LUA_NOREF;
-    }
-    return *this;
-  }
-  void Push() const { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_); }
-  bool valid() const { return ref_ != LUA_NOREF && ref_ != LUA_REFNIL; }
-  void Reset() {
-    if (L_ != nullptr && ref_ != LUA_NOREF) luaL_unref(L_, LUA_REGISTRYINDEX, ref_);
-    ref_ = LUA_NOREF;
-  }
-
- private:
-  lua_State* L_ = nullptr;
-  int ref_ = LUA_NOREF;
 };
 
 // A decision made by recrules.record/skip/pause during one evaluation. The Lua side holds only

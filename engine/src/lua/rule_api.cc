@@ -421,9 +421,6 @@ bool Walk(lua_State* L, int index, std::string_view path, Element* found_element
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  if (ToView(L, -1)) {  // a view stored in a table cannot happen, but keep the walk honest
-    return true;
-  }
   return true;
 }
 
