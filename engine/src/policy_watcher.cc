@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -70,7 +71,8 @@ bool PolicyWatcher::AddTree(const std::string& dir) {
 void PolicyWatcher::Run() {
   using Clock = std::chrono::steady_clock;
   bool pending = false;
-  Clock::time_point due;
+  bool burst_started = false;
+  Clock::time_point due, first;
   alignas(inotify_event) char buf[16384];
   while (true) {
     int timeout = -1;
@@ -102,11 +104,23 @@ void PolicyWatcher::Run() {
           pending = true;
         }
       }
-      if (pending) due = Clock::now() + std::chrono::milliseconds(debounce_ms_);
+      if (pending) {
+        // Quiet for debounce_ms after the last change, but a folder that never goes quiet
+        // still reloads every 10 debounce periods (at least every second).
+        auto now = Clock::now();
+        if (!burst_started) {
+          burst_started = true;
+          first = now;
+        }
+        auto cap = first + std::max(std::chrono::milliseconds(1000),
+                                    std::chrono::milliseconds(10 * debounce_ms_));
+        due = std::min(now + std::chrono::milliseconds(debounce_ms_), cap);
+      }
       continue;
     }
     if (pending && Clock::now() >= due) {
       pending = false;
+      burst_started = false;
       AddTree(root_);  // the folder may have been replaced (moved away and back)
       on_change_();
     }
