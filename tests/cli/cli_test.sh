@@ -65,6 +65,10 @@ echo '{"event":"hangup","task":{}}' >"$TMP/bad_event.json"
 expect_rc "bad event in request" 2 "$BIN" decide --policy "$POLICY" "$TMP/bad_event.json"
 contains "bad event in request" "$TMP/err" 'request.event: unknown event "hangup"'
 expect_rc "bad now" 2 "$BIN" decide --policy "$POLICY" --now yesterday "$SRC/examples/tasks/hr_queue.json"
+expect_rc "now without zone" 2 "$BIN" decide --policy "$POLICY" --now 2024-06-01T09:30:00 "$SRC/examples/tasks/hr_queue.json"
+contains "now without zone" "$TMP/err" 'is neither unix seconds nor an RFC 3339 time'
+expect_rc "now with offset" 0 "$BIN" decide --policy "$POLICY" --now 2024-06-01T09:30:00.5-05:00 "$SRC/examples/tasks/hr_queue.json"
+expect_rc "now bad month" 2 "$BIN" decide --policy "$POLICY" --now 2024-13-01T00:00:00Z "$SRC/examples/tasks/hr_queue.json"
 expect_rc "missing file" 2 "$BIN" decide --policy "$POLICY" "$TMP/nope.json"
 mkdir -p "$TMP/badpolicy"
 echo '{"recrules":{"default":"maybe"}}' >"$TMP/badpolicy/policy.json"
