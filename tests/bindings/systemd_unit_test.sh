@@ -7,7 +7,9 @@ set -euo pipefail
 src=$1
 exe=$2
 unit=$src/packaging/systemd/recrules.service
+# shellcheck disable=SC2016  # systemd expands these, not the shell
 grep -qx 'ExecStart=/usr/bin/recrules serve --policy ${RECRULES_POLICY} --listen ${RECRULES_LISTEN}' "$unit"
+# shellcheck disable=SC2016
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
 grep -qx 'EnvironmentFile=-/etc/recrules/recrules.env' "$unit"
 grep -qx 'Restart=on-failure' "$unit"
