@@ -31,6 +31,14 @@ if grep -h '#include' "$prefix"/include/recrules/*.h "$prefix/include/recrules.h
   echo "a public header includes something outside the standard library and recrules/"; exit 1
 fi
 
+step "each public header compiles on its own (C++17; the C header also as C99 and C++)"
+for h in "$prefix"/include/recrules/*.h; do
+  echo "#include <recrules/$(basename "$h")>" |
+    g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -x c++ -I"$prefix/include" -
+done
+echo '#include <recrules.h>' | gcc -std=c99 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c -I"$prefix/include" -
+echo '#include <recrules.h>' | g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -x c++ -I"$prefix/include" -
+
 examples=$prefix/share/doc/recrules/examples
 step "the installed recrules executable checks the installed example policy"
 "$prefix/bin/recrules" check "$examples/policy" | head -2
