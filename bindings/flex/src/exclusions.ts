@@ -96,8 +96,9 @@ let localCounter = 0;
 
 /**
  * The decision the engine would make on a policy of the built-in exclusions with the default
- * "record" (what the Flex template does on its own): for accept and update, skip when excluded;
- * pause requests are granted when pause_recording is enabled; resume requests are granted.
+ * "record" (what the Flex template does on its own): skip when excluded, whatever the event;
+ * otherwise record, pause requests granted when pause_recording is enabled, resume requests
+ * granted.
  */
 export function decideLocally(features: FeatureSettings, event: RecrulesEvent, task: FlexTaskLike): Decision {
   const dual = features.dual_channel_recording?.enabled === true;
@@ -117,16 +118,16 @@ export function decideLocally(features: FeatureSettings, event: RecrulesEvent, t
     reservationSid: task.sid,
     source: 'local',
   };
-  if (event === 'accept' || event === 'update') {
-    const hit = findExclusion(features, task);
-    if (hit) {
-      decision.action = 'skip';
-      decision.rule = 'builtin:exclusions';
-      decision.reason = hit.reason;
-      decision.matched = hit.matched;
-    } else {
-      decision.reason = 'no rule decided: the policy default is record';
-    }
+  // Like the engine's builtin:exclusions, the exclusions answer every event: an excluded call is
+  // not recorded, so there is nothing to pause or resume either.
+  const hit = findExclusion(features, task);
+  if (hit) {
+    decision.action = 'skip';
+    decision.rule = 'builtin:exclusions';
+    decision.reason = hit.reason;
+    decision.matched = hit.matched;
+  } else if (event === 'accept' || event === 'update') {
+    decision.reason = 'no rule decided: the policy default is record';
   } else if (event === 'pause_request') {
     if (features.pause_recording?.enabled) {
       decision.action = 'pause';

@@ -76,6 +76,8 @@ const cases: Case[] = [
   { name: 'pause granted when enabled', features: dualOverrides, task: makeTask(), event: 'pause_request', action: 'pause' },
   { name: 'pause refused when not enabled', features: nothingEnabled, task: makeTask(), event: 'pause_request', action: 'record' },
   { name: 'resume granted', features: conditional, task: makeTask(), event: 'resume_request', action: 'record' },
+  { name: 'pause request on an excluded call: skip', features: dualOverrides, task: makeTask({ queueName: 'Support' }), event: 'pause_request', action: 'skip', matched: 'features.dual_channel_recording.exclude_queues[0]' },
+  { name: 'resume request on an excluded call: skip', features: conditional, task: makeTask({ queueName: 'HR Internal' }), event: 'resume_request', action: 'skip', matched: 'features.conditional_recording.exclude_queues[0]' },
   { name: 'update re-evaluates exclusions', features: conditional, task: attrs({ vip: true }), event: 'update', action: 'skip', matched: 'features.conditional_recording.exclude_attributes[3]' },
 ];
 
