@@ -6,6 +6,7 @@ set -euo pipefail
 flex=$1/bindings/flex
 out=$2
 export RECRULES_BIN=$3
+export RECRULES_FAKE_TWILIO=$1/tests/fake_twilio/fake_twilio.js
 cd "$flex"
 if [[ ! -d node_modules ]]; then
   npm ci --no-audit --no-fund
