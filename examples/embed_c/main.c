@@ -4,7 +4,7 @@
  * acts on the answer. Halfway through, an admin edits the policy (Sales is no longer recorded)
  * and the engine reloads it while calls keep flowing.
  *
- * Usage: embed_c [CALLS_PER_THREAD]
+ * Usage: embed_c [CALLS_PER_THREAD]   (about half before the edit, half after)
  * Writes its policy to a fresh scratch folder, removes it at the end, and exits 0 when every
  * decision matched the policy version it was made on. A real program would read the decision
  * with a JSON parser; this one looks for fields with strstr to stay dependency-free. */
@@ -73,6 +73,7 @@ struct Shared {
   char first_version[VERSION_MAX];
   char new_version[VERSION_MAX]; /* set by the reload callback */
   int on_new_version;
+  int closing; /* the switch stops taking calls */
 };
 
 struct Caller {
@@ -84,8 +85,8 @@ static void OnReload(void* arg, const char* result_json) {
   struct Shared* s = (struct Shared*)arg;
   printf("reload result: %s\n", result_json);
   pthread_mutex_lock(&s->mu);
-  s->reloads++;
   if (strstr(result_json, "\"ok\":true") != NULL) {
+    s->reloads++;
     JsonField(result_json, "version", s->new_version, sizeof s->new_version);
   }
   pthread_mutex_unlock(&s->mu);
@@ -94,15 +95,15 @@ static void OnReload(void* arg, const char* result_json) {
 static void* HandleCalls(void* arg) {
   struct Caller* c = (struct Caller*)arg;
   struct Shared* s = c->shared;
-  int i;
-  for (i = 0; i < s->calls_per_thread; i++) {
-    int n = c->index * s->calls_per_thread + i;
+  int i, closing = 0;
+  for (i = 0; !closing; i++) {
+    int n = i * THREADS + c->index;
     const char* queue = kQueues[n % 3];
     int consent_denied = n % 7 == 0;
     char request[512], action[16], version[VERSION_MAX], rule[64];
     char* err = NULL;
     char* decision;
-    struct timespec pause = {0, 2000000}; /* the call goes on for a while */
+    struct timespec pause = {0, 10000000}; /* the call goes on for a while */
     int len = snprintf(request, sizeof request,
                        "{\"event\":\"accept\",\"task\":{\"taskSid\":\"WT%d\",\"queueName\":\"%s\","
                        "\"taskChannelUniqueName\":\"voice\",\"attributes\":{\"call_sid\":"
@@ -137,10 +138,30 @@ static void* HandleCalls(void* arg) {
       if (second) s->on_new_version++;
       s->calls_done++;
     }
+    closing = s->closing;
     pthread_mutex_unlock(&s->mu);
     nanosleep(&pause, NULL);
   }
   return NULL;
+}
+
+static void CountError(struct Shared* s) {
+  pthread_mutex_lock(&s->mu);
+  s->errors++;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits until `n` calls were handled. */
+static void WaitForCalls(struct Shared* s, int n) {
+  for (;;) {
+    struct timespec tick = {0, 1000000};
+    int done;
+    pthread_mutex_lock(&s->mu);
+    done = s->calls_done + s->errors;
+    pthread_mutex_unlock(&s->mu);
+    if (done >= n) return;
+    nanosleep(&tick, NULL);
+  }
 }
 
 int main(int argc, char** argv) {
@@ -150,7 +171,7 @@ int main(int argc, char** argv) {
   char* err = NULL;
   char* version;
   const char* tmpdir = getenv("TMPDIR");
-  int sub, i, half, ok;
+  int sub, i, half, ok, waited_ms, reloaded;
 
   memset(&shared, 0, sizeof shared);
   shared.calls_per_thread = argc > 1 ? atoi(argv[1]) : 40;
@@ -166,7 +187,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  shared.engine = recrules_open(policy_dir, NULL, &err);
+  {
+    /* The engine watches the policy folder and reloads when a file changes. Where the watcher
+     * is not available, the program reloads by calling recrules_reload (below). */
+    recrules_options_t* options = recrules_options_create();
+    recrules_options_set_watch_policy(options, 1);
+    shared.engine = recrules_open(policy_dir, options, &err);
+    recrules_options_destroy(options);
+  }
   if (err != NULL) {
     fprintf(stderr, "embed_c: %s\n", err);
     recrules_free(err);
@@ -184,22 +212,36 @@ int main(int argc, char** argv) {
     pthread_create(&threads[i], NULL, HandleCalls, &callers[i]);
   }
 
-  /* Halfway through, the admin stops recording Sales. */
+  /* After half the calls, the admin stops recording Sales; the other half follow the edit. */
   half = THREADS * shared.calls_per_thread / 2;
-  for (;;) {
-    struct timespec tick = {0, 1000000};
-    int done;
-    pthread_mutex_lock(&shared.mu);
-    done = shared.calls_done + shared.errors;
-    pthread_mutex_unlock(&shared.mu);
-    if (done >= half) break;
+  WaitForCalls(&shared, half);
+  if (!WritePolicy(1)) {
+    fprintf(stderr, "embed_c: cannot edit the policy\n");
+    CountError(&shared);
+  }
+  /* Give the folder watcher a moment to pick the edit up; without one, reload by call. */
+  for (waited_ms = 0, reloaded = 0; !reloaded && waited_ms < 500; waited_ms += 10) {
+    struct timespec tick = {0, 10000000};
     nanosleep(&tick, NULL);
+    pthread_mutex_lock(&shared.mu);
+    reloaded = shared.reloads > 0;
+    pthread_mutex_unlock(&shared.mu);
   }
-  if (!WritePolicy(1) || !recrules_reload(shared.engine, &err)) {
-    fprintf(stderr, "embed_c: reload failed: %s\n", err ? err : "cannot write the policy");
-    recrules_free(err);
-    shared.errors++;
+  if (!reloaded) {
+    printf("no reload from a folder watcher: reloading by call\n");
+    if (!recrules_reload(shared.engine, &err)) {
+      fprintf(stderr, "embed_c: reload failed: %s\n", err);
+      recrules_free(err);
+      CountError(&shared);
+    }
   }
+  pthread_mutex_lock(&shared.mu);
+  half += shared.calls_done + shared.errors;
+  pthread_mutex_unlock(&shared.mu);
+  WaitForCalls(&shared, half);
+  pthread_mutex_lock(&shared.mu);
+  shared.closing = 1;
+  pthread_mutex_unlock(&shared.mu);
 
   for (i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
   recrules_unsubscribe(shared.engine, sub);
@@ -214,8 +256,8 @@ int main(int argc, char** argv) {
     rmdir(policy_dir);
   }
   ok = shared.errors == 0 && strcmp(shared.new_version, shared.first_version) != 0 &&
-       shared.wrong == 0 && shared.reloads == 1 && shared.on_new_version > 0 &&
-       shared.calls_done == THREADS * shared.calls_per_thread;
+       shared.wrong == 0 && shared.reloads >= 1 &&
+       shared.on_new_version >= THREADS * shared.calls_per_thread / 2;
   printf("embed_c: %s\n", ok ? "OK" : "FAILED");
   pthread_mutex_destroy(&shared.mu);
   return ok ? 0 : 1;

@@ -6,7 +6,7 @@
 // policy (Sales is no longer recorded); the engine reloads it while calls keep flowing, and the
 // calls decided after the swap follow the new policy.
 //
-// Usage: embed_cpp [CALLS_PER_THREAD]
+// Usage: embed_cpp [CALLS_PER_THREAD]   (about half before the edit, half after)
 // The program writes its policy to a fresh scratch folder and removes it at the end. It exits 0
 // when every decision matched the policy version it was made on.
 #include <atomic>
@@ -97,7 +97,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto opened = recrules::Engine::Open(dir.string());
+  // The engine watches the policy folder and reloads when a file changes. Where the watcher is
+  // not available, the program reloads by calling Engine::Reload (below).
+  recrules::EngineOptions options;
+  options.watch_policy = true;
+  options.watch_debounce_ms = 50;
+  auto opened = recrules::Engine::Open(dir.string(), options);
   if (!opened.ok()) {
     std::fprintf(stderr, "embed_cpp: %s\n", opened.status().ToString().c_str());
     return 1;
@@ -108,7 +113,7 @@ int main(int argc, char** argv) {
 
   // Reload results arrive on the thread that reloaded (here: main; with
   // EngineOptions::watch_policy, the watcher thread).
-  std::atomic<int> reloads{0};
+  std::atomic<int> reloads{0};  // successful ones
   const int subscription = engine->Subscribe([&reloads](const recrules::ReloadResult& r) {
     if (r.ok) {
       std::printf("policy reloaded (%s): %s -> %s in %lld us\n", r.trigger.c_str(),
@@ -118,18 +123,19 @@ int main(int argc, char** argv) {
       std::printf("policy reload (%s) failed, keeping %s: %s\n", r.trigger.c_str(),
                   r.version.c_str(), r.error.c_str());
     }
-    reloads.fetch_add(1);
+    if (r.ok) reloads.fetch_add(1);
   });
 
   std::mutex outcomes_mu;
   std::vector<CallOutcome> outcomes;
   std::atomic<int> calls_done{0};
   std::atomic<int> errors{0};
+  std::atomic<bool> closing{false};  // the switch stops taking calls
 
   auto handle_calls = [&](int thread_index) {
     recrules::Decision decision;  // reused across calls: Decide reuses its buffers
-    for (int i = 0; i < calls_per_thread; ++i) {
-      const int n = thread_index * calls_per_thread + i;
+    for (int i = 0; !closing.load(); ++i) {
+      const int n = i * kThreads + thread_index;
       const std::string queue = kQueues[n % 3];
       const bool consent_denied = n % 7 == 0;
       char call_sid[40];
@@ -182,30 +188,43 @@ int main(int argc, char** argv) {
         outcomes.push_back({queue, decision.policy_version, decision.action, consent_denied});
       }
       calls_done.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the call goes on
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the call goes on
     }
   };
 
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) threads.emplace_back(handle_calls, t);
 
-  // Halfway through, the admin stops recording Sales.
-  const int total = kThreads * calls_per_thread;
-  while (calls_done.load() + errors.load() < total / 2) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  // After half the calls, the admin stops recording Sales; the other half follow the edit.
+  const int half = kThreads * calls_per_thread / 2;
+  auto wait_for_calls = [&](int n) {
+    while (calls_done.load() + errors.load() < n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  wait_for_calls(half);
   if (!WritePolicy(dir, PolicyJson(true))) {
     std::fprintf(stderr, "embed_cpp: cannot edit the policy\n");
     errors.fetch_add(1);
   }
-  const recrules::ReloadResult reload = engine->Reload("admin-edit");
+  // Give the folder watcher a moment to pick the edit up; without one, reload by call.
+  for (int waited_ms = 0; reloads.load() == 0 && waited_ms < 500; waited_ms += 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (reloads.load() == 0) {
+    std::printf("no reload from a folder watcher: reloading by call\n");
+    engine->Reload("admin-edit");
+  }
+  wait_for_calls(calls_done.load() + errors.load() + half);
+  closing.store(true);
   for (auto& t : threads) t.join();
   engine->Unsubscribe(subscription);
 
+  const std::string second_version = engine->PolicyVersion();
   // Every decision must match the version it was made on.
   int wrong = 0, on_first = 0, on_second = 0;
   for (const CallOutcome& o : outcomes) {
-    const bool second = o.version == reload.version && reload.ok;
+    const bool second = o.version != first_version;
     (second ? on_second : on_first) += 1;
     const bool excluded =
         o.queue == "HR Internal" || o.consent_denied || (second && o.queue == "Sales");
@@ -216,12 +235,13 @@ int main(int argc, char** argv) {
   std::printf(
       "embed_cpp: %zu calls, %d on policy %s, %d on policy %s, %d reloads, %d errors, "
       "%d wrong\n",
-      outcomes.size(), on_first, first_version.c_str(), on_second, reload.version.c_str(),
+      outcomes.size(), on_first, first_version.c_str(), on_second, second_version.c_str(),
       reloads.load(), errors.load(), wrong);
   engine.reset();
   fs::remove_all(dir, ec);
-  const bool ok = reload.ok && reloads.load() == 1 && errors.load() == 0 && wrong == 0 &&
-                  on_second > 0 && static_cast<int>(outcomes.size()) == total;
+  const bool ok = second_version != first_version && reloads.load() >= 1 && errors.load() == 0 &&
+                  wrong == 0 && on_second >= half &&
+                  static_cast<int>(outcomes.size()) == calls_done.load();
   std::printf("embed_cpp: %s\n", ok ? "OK" : "FAILED");
   return ok ? 0 : 1;
 }
