@@ -37,9 +37,28 @@ endif()
 if(EXISTS ${PROJECT_SOURCE_DIR}/docs)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 endif()
+# A symlink under examples/ (such as a policy's rules/ pointing at the rule library) is installed
+# as a copy of what it points to, so that the installed examples stand alone.
+set(_example_link_excludes "")
+file(GLOB_RECURSE _example_entries LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/examples/*)
+foreach(_entry IN LISTS _example_entries)
+  if(IS_SYMLINK ${_entry})
+    file(REAL_PATH ${_entry} _target)
+    file(RELATIVE_PATH _rel ${PROJECT_SOURCE_DIR}/examples ${_entry})
+    if(IS_DIRECTORY ${_target})
+      install(DIRECTORY ${_target}/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/${_rel})
+    else()
+      get_filename_component(_rel_dir ${_rel} DIRECTORY)
+      get_filename_component(_name ${_rel} NAME)
+      install(FILES ${_target} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/${_rel_dir}
+        RENAME ${_name})
+    endif()
+    list(APPEND _example_link_excludes REGEX "/examples/${_rel}$" EXCLUDE)
+  endif()
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
-  PATTERN "CMakeLists.txt" EXCLUDE)
+  PATTERN "CMakeLists.txt" EXCLUDE ${_example_link_excludes})
 install(FILES ${PROJECT_SOURCE_DIR}/examples/embed_cpp/CMakeLists.txt
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/embed_cpp)
 install(FILES ${PROJECT_SOURCE_DIR}/examples/embed_c/CMakeLists.txt
