@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev libcurl4-openssl-dev libboost-dev libboost-system-dev
   libbenchmark-dev
   curl wrk nginx-light nodejs npm python3
+  systemd  # systemd-analyze verify checks packaging/systemd/recrules.service
 )
 
 missing=()
