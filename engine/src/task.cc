@@ -95,7 +95,14 @@ Status ReadRequest(Element root, ParserSet& parsers, const ParseLimits& limits, 
   object task = obj;
   std::string_view where = "task";
   Element task_el;
-  if (obj.at_key("task").get(task_el) == simdjson::SUCCESS) {
+  const bool has_task = obj.at_key("task").get(task_el) == simdjson::SUCCESS;
+  if (!has_task && obj.at_key("event").error() == simdjson::SUCCESS) {
+    // A bare task never has an "event": this is a request that lost its task.
+    return Status::InvalidInput(
+        "request.task: missing (a request is {\"event\", \"task\", \"worker\"}; a bare task "
+        "object has no \"event\")");
+  }
+  if (has_task) {
     if (task_el.get(task) != simdjson::SUCCESS) {
       return Status::InvalidInput(std::string("request.task: expected an object, got ") +
                                   JsonTypeName(task_el));

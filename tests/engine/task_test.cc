@@ -88,6 +88,13 @@ TEST_CASE("wrong types and unknown events name the field") {
   check(R"({"task":{"attributes":5}})", "request.task.attributes: expected an object, got number");
   check(R"({"task":{},"worker":"WK1"})", "request.worker: expected an object, got string");
   check(R"([1])", "request: expected a JSON object, got array");
+  // Regression: an event without a task was once decided as a bare task's accept.
+  check(R"({"event":"bogus"})",
+        "request.task: missing (a request is {\"event\", \"task\", \"worker\"}; a bare task "
+        "object has no \"event\")");
+  check(R"({"event":"update","queueName":"Sales"})",
+        "request.task: missing (a request is {\"event\", \"task\", \"worker\"}; a bare task "
+        "object has no \"event\")");
 }
 
 TEST_CASE("a Task stays valid after copies and outlives the request text") {
