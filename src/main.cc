@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   recrules::cli::AddDecideCommand(app, &exit_code);
   recrules::cli::AddCheckCommand(app, &exit_code);
   recrules::cli::AddTestCommand(app, &exit_code);
+  recrules::cli::AddServeCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

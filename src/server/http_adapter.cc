@@ -1,0 +1,444 @@
+#include "server/http_adapter.h"
+
+#include <utility>  // Boost 1.74 Asio uses std::exchange without including <utility>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+
+#include "server/form.h"
+
+namespace recrules::server {
+
+using json = nlohmann::json;
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  json body = {{"error", {{"code", code}, {"message", message}}}};
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidInput:
+    case StatusCode::kLimitExceeded:  // nesting too deep; oversized bodies stop in the transport
+      return 400;
+    case StatusCode::kInvalidPolicy:
+      return 422;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kRuleError:
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+enum class RouteId {
+  kHealth,
+  kMetrics,
+  kDecide,
+  kPolicy,
+  kReload,
+  kTaskRouterEvents,
+  kCreateRecording,
+  kPauseCallRecording,
+  kPauseConferenceRecording,
+  kResumeCallRecording,
+  kResumeConferenceRecording,
+};
+
+// Who may call a route.
+enum class Guard {
+  kOpen,     // anyone (health, metrics)
+  kCaller,   // a static API token or a Flex user token, unless access is open
+  kWebhook,  // Twilio, proven by X-Twilio-Signature
+};
+
+struct Route {
+  std::string_view path;
+  RouteId id;
+  std::string_view method;  // every route answers one method (and OPTIONS for CORS)
+  Guard guard;
+  bool flex_shape;  // errors use the Flex template's response shape
+};
+
+constexpr Route kRoutes[] = {
+    {"/healthz", RouteId::kHealth, "GET", Guard::kOpen, false},
+    {"/metrics", RouteId::kMetrics, "GET", Guard::kOpen, false},
+    {"/v1/decide", RouteId::kDecide, "POST", Guard::kCaller, false},
+    {"/v1/policy", RouteId::kPolicy, "GET", Guard::kCaller, false},
+    {"/v1/admin/reload", RouteId::kReload, "POST", Guard::kCaller, false},
+    {"/v1/taskrouter/events", RouteId::kTaskRouterEvents, "POST", Guard::kWebhook, false},
+    {"/features/dual-channel-recording/flex/create-recording", RouteId::kCreateRecording, "POST",
+     Guard::kCaller, true},
+    {"/features/pause-recording/flex/pause-call-recording", RouteId::kPauseCallRecording, "POST",
+     Guard::kCaller, true},
+    {"/features/pause-recording/flex/pause-conference-recording",
+     RouteId::kPauseConferenceRecording, "POST", Guard::kCaller, true},
+    {"/features/pause-recording/flex/resume-call-recording", RouteId::kResumeCallRecording, "POST",
+     Guard::kCaller, true},
+    {"/features/pause-recording/flex/resume-conference-recording",
+     RouteId::kResumeConferenceRecording, "POST", Guard::kCaller, true},
+};
+
+const Route* FindRoute(std::string_view path) {
+  for (const Route& r : kRoutes) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
+}
+
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = std::time_t(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
+  return buf;
+}
+
+std::string UnixMsToRfc3339(int64_t ms) {
+  std::time_t secs = std::time_t(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
+  return buf;
+}
+
+bool Truthy(const std::string* v) {
+  return v != nullptr && (*v == "true" || *v == "1" || *v == "yes" || v->empty());
+}
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// The Flex template's serverless response: {recording, success, message, twilioErrorCode,
+// twilioDocPage}.
+std::string FlexBody(bool success, const json& recording, std::string_view message,
+                     int twilio_error_code = 0, std::string_view doc_page = "") {
+  json body = {
+      {"success", success},
+      {"recording", recording},
+      {"message", message},
+      {"twilioErrorCode", twilio_error_code == 0 ? json(nullptr) : json(twilio_error_code)},
+      {"twilioDocPage", doc_page.empty() ? json(nullptr) : json(doc_page)}};
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json ReloadJson(const ReloadResult& r) {
+  return {{"ok", r.ok},
+          {"trigger", r.trigger},
+          {"version", r.version},
+          {"previousVersion", r.previous_version},
+          {"error", r.error.empty() ? json(nullptr) : json(r.error)},
+          {"at", UnixMsToRfc3339(r.at_unix_ms)},
+          {"durationUs", r.duration_us}};
+}
+
+}  // namespace
+
+struct HttpAdapter::Impl {
+  Engine* engine;
+  Metrics* metrics;
+  DecisionLog* decision_log;
+  AccessConfig access;
+  AdapterOptions options;
+  RecordingActions* recording;
+  boost::asio::thread_pool workers;
+  int reload_listener = 0;
+
+  Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
+      : engine(e),
+        metrics(m),
+        decision_log(d),
+        access(std::move(a)),
+        options(std::move(o)),
+        recording(r),
+        workers(size_t(std::max(1, options.worker_threads))) {}
+
+  // Adds the CORS headers the request's Origin is entitled to, and sends.
+  void Reply(Exchange& ex, HttpResponse r, const Route* route) {
+    r.route = route ? std::string(route->path) : "unmatched";
+    std::string allowed = AllowedOrigin(access, ex.request().Header("origin"));
+    if (!allowed.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", allowed);
+      r.headers.emplace_back("Vary", "Origin");
+    }
+    ex.Reply(std::move(r));
+  }
+
+  void ReplyError(Exchange& ex, const Route* route, int status, std::string_view code,
+                  std::string_view message) {
+    HttpResponse r;
+    r.status = status;
+    if (route != nullptr && route->flex_shape) {
+      r.body = FlexBody(false, nullptr, message);
+    } else {
+      r.body = ErrorBody(code, message);
+    }
+    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    Reply(ex, std::move(r), route);
+  }
+
+  void ReplyStatus(Exchange& ex, const Route* route, const Status& s) {
+    ReplyError(ex, route, HttpStatusFor(s), StatusCodeName(s.code()), s.message());
+  }
+
+  void Handle(Exchange ex);
+  void Preflight(Exchange& ex, const Route& route);
+  void Dispatch(Exchange ex, const Route& route);
+  void Decide(Exchange& ex, const Route& route);
+  void Policy(Exchange& ex, const Route& route);
+  void TaskRouterEvent(Exchange& ex, const Route& route);
+  void FlexRecording(Exchange& ex, const Route& route);
+  void LogDecision(const std::string& decision_json, std::string_view source,
+                   std::string_view extra_fields);
+};
+
+void HttpAdapter::Impl::Handle(Exchange ex) {
+  const HttpRequest& req = ex.request();
+  const Route* route = FindRoute(req.path());
+  if (route == nullptr) {
+    return ReplyError(ex, nullptr, 404, "not_found", "no route for " + std::string(req.path()));
+  }
+  if (req.method == "OPTIONS") return Preflight(ex, *route);
+  if (req.method != route->method && !(req.method == "HEAD" && route->method == "GET")) {
+    HttpResponse r;
+    r.status = 405;
+    r.body =
+        ErrorBody("method_not_allowed", std::string(route->path) + " accepts " +
+                                            std::string(route->method) + ", not " + req.method);
+    r.headers.emplace_back("Allow", std::string(route->method) + ", OPTIONS");
+    return Reply(ex, std::move(r), route);
+  }
+
+  if (route->guard == Guard::kCaller && !access.open()) {
+    std::string_view bearer = BearerToken(req.Header("authorization"));
+    if (!IsApiToken(access, bearer)) {
+      if (!access.flex_tokens) {
+        return ReplyError(ex, route, bearer.empty() ? 401 : 403,
+                          bearer.empty() ? "unauthorized" : "forbidden",
+                          bearer.empty() ? "missing Authorization: Bearer token"
+                                         : "the bearer token is not valid");
+      }
+      // Flex user tokens are checked with Twilio (cached); that may block: worker pool.
+      return ReplyError(ex, route, 503, "unavailable", "Flex token validation is not available");
+    }
+  }
+  if (route->guard == Guard::kWebhook && !access.open() && !access.twilio_signatures) {
+    std::string_view bearer = BearerToken(req.Header("authorization"));
+    if (!IsApiToken(access, bearer)) {
+      return ReplyError(ex, route, 403, "forbidden",
+                        "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
+                        "not set to check it; send a static API token instead");
+    }
+  }
+  Dispatch(std::move(ex), *route);
+}
+
+void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
+  const HttpRequest& req = ex.request();
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  std::string allowed = AllowedOrigin(access, req.Header("origin"));
+  if (!allowed.empty()) {
+    r.headers.emplace_back("Access-Control-Allow-Origin", allowed);
+    r.headers.emplace_back("Access-Control-Allow-Methods", std::string(route.method) + ", OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, X-Requested-With");
+    r.headers.emplace_back("Access-Control-Max-Age", "600");
+  }
+  r.headers.emplace_back("Vary", "Origin");
+  r.route = "preflight";
+  ex.Reply(std::move(r));
+}
+
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route) {
+  switch (route.id) {
+    case RouteId::kHealth: {
+      json body = {{"status", "ok"}, {"policy", engine->PolicyVersion()}};
+      return Reply(ex, JsonResponse(200, body.dump()), &route);
+    }
+    case RouteId::kMetrics: {
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = metrics->Render(engine->PolicyVersion());
+      return Reply(ex, std::move(r), &route);
+    }
+    case RouteId::kDecide:
+      return Decide(ex, route);
+    case RouteId::kPolicy:
+      return Policy(ex, route);
+    case RouteId::kReload: {
+      // A reload compiles the whole policy and runs its rule tests: not on an I/O thread.
+      auto shared = std::make_shared<Exchange>(std::move(ex));
+      boost::asio::post(workers, [this, shared, &route] {
+        ReloadResult result = engine->Reload("api");
+        json body = {{"reload", ReloadJson(result)}};
+        if (!result.ok) {
+          body["error"] = {{"code", "invalid_policy"}, {"message", result.error}};
+        }
+        Reply(*shared,
+              JsonResponse(result.ok ? 200 : 422,
+                           body.dump(-1, ' ', false, json::error_handler_t::replace)),
+              &route);
+      });
+      return;
+    }
+    case RouteId::kTaskRouterEvents:
+      return TaskRouterEvent(ex, route);
+    case RouteId::kCreateRecording:
+    case RouteId::kPauseCallRecording:
+    case RouteId::kPauseConferenceRecording:
+    case RouteId::kResumeCallRecording:
+    case RouteId::kResumeConferenceRecording:
+      return FlexRecording(ex, route);
+  }
+}
+
+void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
+  const HttpRequest& req = ex.request();
+  DecideOptions options;
+  if (!req.query().empty()) {
+    auto query = ParseForm(req.query());
+    if (!query.ok()) return ReplyStatus(ex, &route, query.status());
+    options.explain = Truthy(FindField(*query, "explain"));
+  }
+  thread_local Decision decision;  // reused: its strings keep their buffers
+  Status s = engine->Decide(req.body, options, &decision);
+  if (!s.ok()) return ReplyStatus(ex, &route, s);
+  HttpResponse r;
+  r.body.reserve(512);
+  decision.AppendJson(&r.body);
+  metrics->CountDecision(decision);
+  LogDecision(r.body, "api", "");
+  Reply(ex, std::move(r), &route);
+}
+
+// {"time":...,"type":"decision","source":...,<extra>,<the decision's own fields>}
+void HttpAdapter::Impl::LogDecision(const std::string& decision_json, std::string_view source,
+                                    std::string_view extra_fields) {
+  if (!decision_log->enabled()) return;
+  std::string line;
+  line.reserve(decision_json.size() + 96 + extra_fields.size());
+  line += "{\"time\":\"";
+  line += NowRfc3339();
+  line += "\",\"type\":\"decision\",\"source\":\"";
+  line += source;
+  line += "\",";
+  if (!extra_fields.empty()) {
+    line += extra_fields;
+    line += ',';
+  }
+  line.append(decision_json, 1, std::string::npos);
+  decision_log->Append(std::move(line));
+}
+
+void HttpAdapter::Impl::Policy(Exchange& ex, const Route& route) {
+  PolicyInfo info = engine->Info();
+  json body = {{"version", info.version},
+               {"path", info.path},
+               {"rules", info.rules},
+               {"default", info.default_action},
+               {"onRuleError", info.on_rule_error},
+               {"mode", info.mode},
+               {"warnings", info.warnings},
+               {"loadedAt", UnixMsToRfc3339(info.loaded_at_unix_ms)},
+               {"lastReload", info.last_reload ? ReloadJson(*info.last_reload) : json(nullptr)}};
+  Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)), &route);
+}
+
+void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
+  const HttpRequest& req = ex.request();
+  auto form = ParseForm(req.body);
+  if (!form.ok()) return ReplyStatus(ex, &route, form.status());
+  const std::string* event_type = FindField(*form, "EventType");
+  if (event_type == nullptr) {
+    return ReplyError(ex, &route, 400, "invalid_input", "EventType: missing form field");
+  }
+  const std::string* channel = FindField(*form, "TaskChannelUniqueName");
+  if (*event_type != "reservation.accepted" || channel == nullptr || *channel != "voice") {
+    json body = {{"received", true}, {"eventType", *event_type}, {"action", "ignored"}};
+    return Reply(ex, JsonResponse(200, body.dump()), &route);
+  }
+  auto task = Task::FromForm(*form, ParseLimits{req.body.size() + 1, 64});
+  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
+  Request request{Event::kAccept, *task};
+  Decision decision;
+  Status s = engine->Decide(request, {}, &decision);
+  if (!s.ok()) return ReplyStatus(ex, &route, s);
+  std::string decision_json = decision.ToJson();
+  metrics->CountDecision(decision);
+  json extra = {{"eventType", *event_type}};
+  std::string extra_text = extra.dump();
+  LogDecision(decision_json, "taskrouter",
+              std::string_view(extra_text).substr(1, extra_text.size() - 2));
+  json body = {{"received", true},
+               {"eventType", *event_type},
+               {"decision", json::parse(decision_json)},
+               {"recording", "not_started"}};
+  Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)), &route);
+}
+
+void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route) {
+  auto form = ParseForm(ex.request().body);
+  if (!form.ok()) return ReplyStatus(ex, &route, form.status());
+  HttpResponse r;
+  r.status = 503;
+  r.body = FlexBody(false, nullptr,
+                    "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
+                    "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
+  Reply(ex, std::move(r), &route);
+}
+
+HttpAdapter::HttpAdapter(Engine* engine, Metrics* metrics, DecisionLog* decision_log,
+                         AccessConfig access, AdapterOptions options, RecordingActions* recording)
+    : impl_(std::make_unique<Impl>(engine, metrics, decision_log, std::move(access),
+                                   std::move(options), recording)) {
+  impl_->reload_listener =
+      engine->Subscribe([m = metrics](const ReloadResult& r) { m->CountReload(r); });
+}
+
+HttpAdapter::~HttpAdapter() {
+  impl_->engine->Unsubscribe(impl_->reload_listener);
+  StopWorkers();
+}
+
+void HttpAdapter::Handle(Exchange exchange) {
+  impl_->Handle(std::move(exchange));
+}
+
+void HttpAdapter::Observe(const HttpRequest&, const HttpResponse& response,
+                          std::chrono::steady_clock::duration elapsed) {
+  impl_->metrics->CountHttp(response.route, response.status,
+                            std::chrono::duration<double>(elapsed).count());
+}
+
+void HttpAdapter::Post(std::function<void()> job) {
+  boost::asio::post(impl_->workers, std::move(job));
+}
+
+void HttpAdapter::StopWorkers() {
+  impl_->workers.join();
+}
+
+}  // namespace recrules::server

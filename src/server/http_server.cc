@@ -1,0 +1,380 @@
+#include "server/http_server.h"
+
+#include <utility>  // Boost 1.74 Asio uses std::exchange without including <utility>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace recrules::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+std::string_view HttpRequest::path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+std::string_view HttpRequest::query() const {
+  std::string_view t = target;
+  size_t q = t.find('?');
+  return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
+}
+
+std::string_view HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return {};
+}
+
+namespace {
+
+bool IsHttpError(const beast::error_code& ec) {
+  return ec.category() == beast::error_code(http::error::need_more).category();
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+HttpResponse PlainError(int status, std::string_view code, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.route = "unparsed";
+  r.body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" +
+           std::string(message) + "\"}}";
+  return r;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  RequestHandler handler;
+  ResponseObserver observer;
+  // Declared before the io_context: handlers it destroys may end sessions, which unregister.
+  std::mutex mu;
+  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
+  uint64_t next_session = 1;
+  std::atomic<bool> draining{false};
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+
+  Impl(HttpServerOptions o, RequestHandler h, ResponseObserver obs)
+      : options(std::move(o)),
+        handler(std::move(h)),
+        observer(std::move(obs)),
+        ioc(std::max(1, options.io_threads)),
+        work(asio::make_work_guard(ioc)),
+        acceptor(ioc) {}
+
+  void Accept();
+  void Forget(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.erase(id);
+  }
+};
+
+// One connection: reads requests one after another (HTTP/1.1 keep-alive, no pipelining in
+// parallel), hands each to the handler, writes its response. All of its work runs on its own
+// strand, so a reply from a worker thread never races the connection's reads.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl* server, uint64_t id, tcp::socket socket)
+      : server_(server), id_(id), stream_(std::move(socket)) {}
+  ~Session() { server_->Forget(id_); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // Called on the strand during a drain: a connection waiting for its next request closes now.
+  void CloseIfIdle() {
+    if (reading_ && parser_ && !parser_->got_some() && buffer_.size() == 0) Close();
+  }
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+  auto executor() { return stream_.get_executor(); }
+
+  void Reply(HttpResponse response) {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), r = std::move(response)]() mutable {
+                     self->Write(std::move(r));
+                   });
+  }
+  HttpRequest& request() { return request_; }
+  Clock::time_point started() const { return started_; }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(uint32_t(server_->options.max_header_bytes));
+    reading_ = true;
+    stream_.expires_after(server_->options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    stream_.expires_after(server_->options.request_timeout);
+    const auto& req = parser_->get();
+    auto expect = req.find(http::field::expect);
+    if (expect != req.end() && beast::iequals(expect->value(), "100-continue") &&
+        !parser_->is_done()) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue),
+                        [self = shared_from_this()](beast::error_code wec, size_t) {
+                          if (wec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::body_limit) {
+      return WriteFinal(PlainError(413, "body_too_large",
+                                   "request body is larger than " +
+                                       std::to_string(server_->options.max_body_bytes) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      return WriteFinal(PlainError(431, "headers_too_large",
+                                   "request headers are larger than " +
+                                       std::to_string(server_->options.max_header_bytes) +
+                                       " bytes"));
+    }
+    if (IsHttpError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return WriteFinal(PlainError(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    }
+    Close();  // end of stream, timeout, reset, or a drain
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    reading_ = false;
+    auto req = parser_->release();
+    request_ = HttpRequest{};
+    request_.method = std::string(req.method_string());
+    request_.target = std::string(req.target());
+    request_.headers.reserve(8);
+    for (const auto& field : req) {
+      auto name = field.name_string();
+      request_.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
+                                    std::string(field.value()));
+    }
+    request_.body = std::move(req.body());
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    beast::error_code ignored;
+    auto remote = stream_.socket().remote_endpoint(ignored);
+    if (!ignored) request_.remote_address = remote.address().to_string();
+    started_ = Clock::now();
+    stream_.expires_never();
+    try {
+      server_->handler(Exchange(shared_from_this()));
+    } catch (const std::exception& e) {
+      // The Exchange was destroyed while unwinding and has answered 500.
+      spdlog::error("request handler failed on {} {}: {}", request_.method, request_.target,
+                    e.what());
+    }
+  }
+
+  // A response after which the connection closes (the request could not be read whole).
+  void WriteFinal(HttpResponse r) {
+    keep_alive_ = false;
+    version_ = 11;
+    request_ = HttpRequest{};
+    started_ = Clock::now();
+    Write(std::move(r));
+  }
+
+  void Write(HttpResponse r) {
+    if (writing_) return;  // a second reply for one request: ignore
+    writing_ = true;
+    res_ = {};
+    res_.version(version_);
+    res_.result(unsigned(r.status));
+    res_.set(http::field::server, "recrules");
+    if (!r.content_type.empty()) res_.set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res_.insert(name, value);
+    const bool keep = keep_alive_ && !server_->draining.load(std::memory_order_relaxed);
+    res_.keep_alive(keep);
+    if (server_->observer) server_->observer(request_, r, Clock::now() - started_);
+    res_.body() = std::move(r.body);
+    res_.prepare_payload();
+    stream_.expires_after(server_->options.request_timeout);
+    http::async_write(stream_, res_,
+                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        if (ec || !keep) {
+                          beast::error_code ignored;
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                          return self->Close();
+                        }
+                        if (self->server_->draining.load()) return self->Close();
+                        self->ReadHeader();
+                      });
+  }
+
+  HttpServer::Impl* server_;
+  uint64_t id_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest request_;
+  http::response<http::string_body> res_;
+  Clock::time_point started_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool reading_ = false;
+  bool writing_ = false;
+};
+
+Exchange::Exchange(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+Exchange::Exchange(Exchange&&) noexcept = default;
+Exchange& Exchange::operator=(Exchange&&) noexcept = default;
+Exchange::~Exchange() {
+  if (session_) {
+    HttpResponse r = PlainError(500, "internal", "the request was dropped without an answer");
+    r.route = "dropped";
+    Reply(std::move(r));
+  }
+}
+void Exchange::Reply(HttpResponse response) {
+  if (!session_) return;
+  std::shared_ptr<Session> s = std::move(session_);
+  s->Reply(std::move(response));
+}
+HttpRequest& Exchange::request() {
+  return session_->request();
+}
+std::chrono::steady_clock::time_point Exchange::started() const {
+  return session_->started();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      beast::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
+      std::shared_ptr<Session> session;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        uint64_t id = next_session++;
+        session = std::make_shared<Session>(this, id, std::move(s));
+        sessions[id] = session;
+      }
+      session->Start();
+    } else {
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler, ResponseObserver observer)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(observer))) {}
+
+HttpServer::~HttpServer() {
+  if (!impl_->threads.empty()) Drain(std::chrono::milliseconds(0));
+}
+
+Status HttpServer::Listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  const std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
+  if (ec) return Status::InvalidInput("--listen " + where + ": not an IP address");
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void HttpServer::Start() {
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+}
+
+size_t HttpServer::open_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->sessions.size();
+}
+
+void HttpServer::Drain(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  s.draining = true;
+  asio::post(s.ioc, [&s] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+  });
+  auto each_session = [&s](auto fn) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      for (auto& [id, weak] : s.sessions) {
+        if (auto p = weak.lock()) live.push_back(std::move(p));
+      }
+    }
+    for (auto& p : live) asio::post(p->executor(), [p, fn] { fn(*p); });
+  };
+  const auto deadline = Clock::now() + grace;
+  // Idle connections close at once; busy ones close after their response. A connection that
+  // was idle and then sent a request keeps it until its answer, so look again until none is left.
+  while (true) {
+    each_session([](Session& session) { session.CloseIfIdle(); });
+    if (open_connections() == 0 || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (open_connections() > 0) {
+    spdlog::warn("closing {} connection(s) still busy after the shutdown grace period",
+                 open_connections());
+    each_session([](Session& session) { session.Close(); });
+  }
+  s.work.reset();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace recrules::server

@@ -1,0 +1,56 @@
+// Prometheus metrics of `recrules serve`, rendered in the text exposition format.
+// Thread-safe: every method may be called from any thread. Counting takes a short lock on a
+// small map (labels are few: actions x rules, routes x statuses); the latency histogram is atomic.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "recrules/decision.h"
+#include "recrules/engine.h"
+
+namespace recrules::server {
+
+class Metrics {
+ public:
+  Metrics();
+  void CountDecision(const Decision& decision);
+  void CountReload(const ReloadResult& result);
+  // operation: "create_call_recording", "update_call_recording", ...; result: "ok",
+  // "error_<http status>" or "unreachable".
+  void CountTwilioCall(const std::string& operation, const std::string& result);
+  void CountHttp(const std::string& route, int status, double seconds);
+  // policy_version is exported as recrules_policy_info{version="..."} 1.
+  std::string Render(const std::string& policy_version) const;
+
+  // Upper bounds of the decision latency buckets, in seconds.
+  static constexpr std::array<double, 12> kLatencyBuckets = {
+      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 1e-1};
+
+ private:
+  using Labels = std::vector<std::string>;  // label values in the family's label order
+  struct Family {
+    std::string name, help, type;
+    std::vector<std::string> label_names;
+    std::map<Labels, uint64_t> values;
+  };
+  void Add(Family& family, Labels labels, uint64_t n = 1);
+  static void RenderFamily(const Family& family, std::string* out);
+
+  mutable std::mutex mu_;
+  Family decisions_, rule_errors_, reloads_, twilio_calls_, http_requests_;
+  std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency_buckets_{};
+  std::atomic<uint64_t> latency_count_{0};
+  std::atomic<uint64_t> latency_sum_ns_{0};
+  std::array<std::atomic<uint64_t>, 8> http_seconds_buckets_{};  // see kHttpBuckets in .cc
+  std::atomic<uint64_t> http_count_{0};
+  std::atomic<uint64_t> http_sum_ns_{0};
+  int64_t started_unix_ = 0;
+};
+
+}  // namespace recrules::server
