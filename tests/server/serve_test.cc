@@ -314,6 +314,26 @@ TEST_CASE("serve: reload through the API and SIGHUP; a bad policy keeps the old 
   CHECK(f.Stop() == 0);
 }
 
+// Needs the engine's folder watcher (EngineOptions::watch_policy); skipped until it lands.
+TEST_CASE("serve: a change in the policy folder reloads it" * doctest::skip(true)) {
+  Fixture f;
+  HttpClient c(f.port);
+  std::string v1 = Body(c.Request("GET", "/v1/policy"))["version"];
+  f.dir.Write("policy/policy.json", PolicyJson("skip"));
+  CHECK(Eventually(
+      [&] {
+        json info = Body(c.Request("GET", "/v1/policy"));
+        return info["version"] != v1 && info["lastReload"]["trigger"] == "watch";
+      },
+      5000));
+  CHECK(Body(c.Request("POST", "/v1/decide",
+                       R"({"task":{"taskChannelUniqueName":"voice"}})"))["action"] == "skip");
+  CHECK(c.Request("GET", "/metrics")
+            .body.find("recrules_policy_reloads_total{trigger=\"watch\",result=\"ok\"} 1") !=
+        std::string::npos);
+  CHECK(f.Stop() == 0);
+}
+
 TEST_CASE("serve: CORS for the Flex UI") {
   Fixture f({"--cors-origin", "https://flex.twilio.com", "--cors-origin", "https://admin.example"});
   HttpClient c(f.port);

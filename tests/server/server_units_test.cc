@@ -1,0 +1,87 @@
+// Unit tests of the adapter's small parts: form decoding, access rules, metrics text.
+#include <doctest/doctest.h>
+
+#include "server/access.h"
+#include "server/form.h"
+#include "server/metrics.h"
+
+using namespace recrules::server;
+
+TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
+  SUBCASE("plus, percent escapes, empty values, repeated keys") {
+    auto f = ParseForm("a=1&b=x%20y+z&c=&d&a=2&e=%7B%22k%22%3A1%7D");
+    REQUIRE(f.ok());
+    REQUIRE(f->size() == 6);
+    CHECK((*f)[1] == std::pair<std::string, std::string>{"b", "x y z"});
+    CHECK((*f)[2].second.empty());
+    CHECK((*f)[3].first == "d");
+    CHECK(*FindField(*f, "a") == "1");
+    CHECK(*FindField(*f, "e") == "{\"k\":1}");
+    CHECK(FindField(*f, "zz") == nullptr);
+  }
+  SUBCASE("empty input and stray ampersands") {
+    CHECK(ParseForm("")->empty());
+    CHECK(ParseForm("&&a=1&")->size() == 1);
+  }
+  SUBCASE("bad escapes name their byte offset") {
+    CHECK(ParseForm("a=%2").status().message() ==
+          "bad form encoding: invalid percent-escape at byte 2");
+    CHECK(ParseForm("ab%zz=1").status().message() ==
+          "bad form encoding: invalid percent-escape at byte 2");
+    CHECK(ParseForm("a=1&b=%").status().message() ==
+          "bad form encoding: invalid percent-escape at byte 6");
+  }
+}
+
+TEST_CASE("access rules") {
+  CHECK(SplitTokens(" a, b ,,c ") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(IsLoopbackHost("127.0.0.1"));
+  CHECK(IsLoopbackHost("127.5.6.7"));
+  CHECK(IsLoopbackHost("::1"));
+  CHECK(IsLoopbackHost("localhost"));
+  CHECK_FALSE(IsLoopbackHost("0.0.0.0"));
+  CHECK_FALSE(IsLoopbackHost("10.0.0.1"));
+  CHECK_FALSE(IsLoopbackHost("::"));
+
+  AccessConfig open;
+  CHECK(open.open());
+  CHECK(CheckAccessForListen(open, "127.0.0.1").ok());
+  CHECK(CheckAccessForListen(open, "0.0.0.0")
+            .message()
+            .rfind("refusing to listen on 0.0.0.0 without authentication", 0) == 0);
+  AccessConfig tokens;
+  tokens.api_tokens = {"s3cret"};
+  CHECK(CheckAccessForListen(tokens, "0.0.0.0").ok());
+  CHECK(IsApiToken(tokens, "s3cret"));
+  CHECK_FALSE(IsApiToken(tokens, "s3cre"));
+  CHECK_FALSE(IsApiToken(tokens, ""));
+
+  CHECK(BearerToken("Bearer abc") == "abc");
+  CHECK(BearerToken("bearer  abc ") == "abc");
+  CHECK(BearerToken("Basic abc").empty());
+  CHECK(BearerToken("Bearer").empty());
+
+  CHECK(AllowedOrigin(open, "https://flex.twilio.com") == "https://flex.twilio.com");
+  CHECK(AllowedOrigin(open, "https://other.example").empty());
+  AccessConfig any;
+  any.cors_origins = {"*"};
+  CHECK(AllowedOrigin(any, "https://other.example") == "*");
+  CHECK(AllowedOrigin(any, "").empty());
+}
+
+TEST_CASE("metrics: rule errors are counted by rule, without their line") {
+  Metrics m;
+  recrules::Decision d;
+  d.rule = "default";
+  d.latency_ns = 3000;
+  d.rule_errors = {"consent.lua:12: attempt to index a nil value", "builtin:exclusions: boom"};
+  m.CountDecision(d);
+  std::string text = m.Render("v1");
+  CHECK(text.find("recrules_rule_errors_total{rule=\"consent.lua\"} 1") != std::string::npos);
+  CHECK(text.find("recrules_rule_errors_total{rule=\"builtin:exclusions\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("recrules_decision_latency_seconds_bucket{le=\"5e-06\"} 1") != std::string::npos);
+  CHECK(text.find("recrules_decision_latency_seconds_bucket{le=\"2.5e-06\"} 0") !=
+        std::string::npos);
+  CHECK(text.find("recrules_policy_info{version=\"v1\"} 1") != std::string::npos);
+}
