@@ -16,6 +16,8 @@
 #include "server/http_adapter.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/recording_actions.h"
+#include "twilio/twilio_client.h"
 
 namespace recrules::cli {
 
@@ -74,6 +76,13 @@ int Run(const ServeArgs& args) {
     access.api_tokens = server::SplitTokens(tokens);
   }
   access.cors_origins = args.cors_origins;
+  auto twilio_config = twilio::TwilioConfig::FromEnvironment();
+  if (!twilio_config.ok()) {
+    PrintError("serve", twilio_config.status().message());
+    return kExitBadInput;
+  }
+  access.flex_tokens = twilio_config->has_credentials();
+  access.twilio_signatures = !twilio_config->auth_token.empty();
   if (Status s = server::CheckAccessForListen(access, http.host); !s.ok()) {
     PrintError("serve", s.message());
     return kExitBadInput;
@@ -116,8 +125,13 @@ int Run(const ServeArgs& args) {
     adapter_options.public_url.pop_back();
   }
   adapter_options.worker_threads = args.workers;
+  std::unique_ptr<server::RecordingActions> recording;
+  if (twilio_config->has_credentials()) {
+    recording =
+        std::make_unique<server::RecordingActions>(*twilio_config, &metrics, decision_log->get());
+  }
   server::HttpAdapter adapter(engine->get(), &metrics, decision_log->get(), access, adapter_options,
-                              nullptr);
+                              recording.get());
   server::HttpServer http_server(
       http, [&adapter](server::Exchange ex) { adapter.Handle(std::move(ex)); },
       [&adapter](const server::HttpRequest& req, const server::HttpResponse& res,
@@ -129,6 +143,12 @@ int Run(const ServeArgs& args) {
     return kExitBadInput;
   }
   http_server.Start();
+  if (recording) {
+    spdlog::info("Twilio: account {}, API {}; Flex tokens {}, webhook signatures {}",
+                 twilio_config->account_sid, twilio_config->api_url,
+                 access.flex_tokens ? "required" : "off",
+                 access.twilio_signatures ? "checked" : "not checked (no TWILIO_AUTH_TOKEN)");
+  }
   if (access.open()) {
     spdlog::warn(
         "no authentication configured (no Twilio credentials, no RECRULES_API_TOKENS): "

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "server/form.h"
+#include "server/recording_actions.h"
 
 namespace recrules::server {
 
@@ -97,15 +98,23 @@ const Route* FindRoute(std::string_view path) {
   return nullptr;
 }
 
+// The time of a decision log line, with milliseconds. The formatted second is cached per
+// thread: strftime on every decision would cost more than the decision.
 std::string NowRfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = std::time_t(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+  thread_local int64_t cached_second = -1;
+  thread_local char cached[24];
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  if (ms / 1000 != cached_second) {
+    cached_second = ms / 1000;
+    std::time_t secs = std::time_t(cached_second);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+  }
   char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%s.%03dZ", cached, int(ms % 1000));
   return buf;
 }
 
@@ -204,11 +213,11 @@ struct HttpAdapter::Impl {
 
   void Handle(Exchange ex);
   void Preflight(Exchange& ex, const Route& route);
-  void Dispatch(Exchange ex, const Route& route);
+  void Dispatch(Exchange ex, const Route& route, const std::string& identity);
   void Decide(Exchange& ex, const Route& route);
   void Policy(Exchange& ex, const Route& route);
   void TaskRouterEvent(Exchange& ex, const Route& route);
-  void FlexRecording(Exchange& ex, const Route& route);
+  void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
   void LogDecision(const std::string& decision_json, std::string_view source,
                    std::string_view extra_fields);
 };
@@ -233,25 +242,64 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
   if (route->guard == Guard::kCaller && !access.open()) {
     std::string_view bearer = BearerToken(req.Header("authorization"));
     if (!IsApiToken(access, bearer)) {
-      if (!access.flex_tokens) {
-        return ReplyError(ex, route, bearer.empty() ? 401 : 403,
-                          bearer.empty() ? "unauthorized" : "forbidden",
-                          bearer.empty() ? "missing Authorization: Bearer token"
-                                         : "the bearer token is not valid");
+      std::string token(bearer);
+      if (token.empty() && route->flex_shape) {
+        // The Flex template sends its token as the form field Token.
+        auto form = ParseForm(req.body);
+        if (!form.ok()) return ReplyStatus(ex, route, form.status());
+        if (const std::string* t = FindField(*form, "Token")) token = *t;
       }
-      // Flex user tokens are checked with Twilio (cached); that may block: worker pool.
-      return ReplyError(ex, route, 503, "unavailable", "Flex token validation is not available");
+      if (token.empty()) {
+        return ReplyError(ex, route, 401, "unauthorized",
+                          access.flex_tokens
+                              ? "missing token: send Authorization: Bearer <token> or the form "
+                                "field Token"
+                              : "missing Authorization: Bearer token");
+      }
+      if (!access.flex_tokens || recording == nullptr) {
+        return ReplyError(ex, route, 403, "forbidden", "the bearer token is not valid");
+      }
+      // A Flex user token is checked with Twilio (cached); that may block: worker pool.
+      auto shared = std::make_shared<Exchange>(std::move(ex));
+      boost::asio::post(workers, [this, shared, route, token = std::move(token)] {
+        twilio::TokenValidator::Check check = recording->ValidateToken(token);
+        switch (check.verdict) {
+          case twilio::TokenValidator::Verdict::kValid:
+            return Dispatch(std::move(*shared), *route, check.identity.identity);
+          case twilio::TokenValidator::Verdict::kInvalid:
+            return ReplyError(*shared, route, 403, "forbidden",
+                              "the Flex token is not valid: " + check.message);
+          case twilio::TokenValidator::Verdict::kUnavailable:
+            return ReplyError(*shared, route, 503, "unavailable",
+                              "the Flex token could not be checked with Twilio: " + check.message);
+        }
+      });
+      return;
     }
   }
-  if (route->guard == Guard::kWebhook && !access.open() && !access.twilio_signatures) {
-    std::string_view bearer = BearerToken(req.Header("authorization"));
-    if (!IsApiToken(access, bearer)) {
+  if (route->guard == Guard::kWebhook && !access.open()) {
+    if (access.twilio_signatures && recording != nullptr) {
+      auto form = ParseForm(req.body);
+      if (!form.ok()) return ReplyStatus(ex, route, form.status());
+      std::string url = options.public_url.empty()
+                            ? "http://" + std::string(req.Header("host")) + req.target
+                            : options.public_url + req.target;
+      std::string_view signature = req.Header("x-twilio-signature");
+      if (signature.empty()) {
+        return ReplyError(ex, route, 403, "forbidden", "missing X-Twilio-Signature");
+      }
+      if (!recording->ValidSignature(url, *form, signature)) {
+        return ReplyError(ex, route, 403, "forbidden",
+                          "X-Twilio-Signature does not match " + url +
+                              " and the form (behind a proxy, set --public-url)");
+      }
+    } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
                         "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
                         "not set to check it; send a static API token instead");
     }
   }
-  Dispatch(std::move(ex), *route);
+  Dispatch(std::move(ex), *route, "");
 }
 
 void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
@@ -272,7 +320,7 @@ void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
   ex.Reply(std::move(r));
 }
 
-void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route) {
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::string& identity) {
   switch (route.id) {
     case RouteId::kHealth: {
       json body = {{"status", "ok"}, {"policy", engine->PolicyVersion()}};
@@ -311,7 +359,7 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route) {
     case RouteId::kPauseConferenceRecording:
     case RouteId::kResumeCallRecording:
     case RouteId::kResumeConferenceRecording:
-      return FlexRecording(ex, route);
+      return FlexRecording(ex, route, identity);
   }
 }
 
@@ -392,22 +440,55 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   std::string extra_text = extra.dump();
   LogDecision(decision_json, "taskrouter",
               std::string_view(extra_text).substr(1, extra_text.size() - 2));
+  const bool start = recording != nullptr && decision.action == Action::kRecord &&
+                     decision.mode == Mode::kDualChannel;
+  if (start) {
+    // Answer TaskRouter now; the recording starts on a worker.
+    boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
+      recording->StartDualChannel(decision, task, fields);
+    });
+  }
   json body = {{"received", true},
                {"eventType", *event_type},
                {"decision", json::parse(decision_json)},
-               {"recording", "not_started"}};
+               {"recording", start ? "starting" : "not_started"}};
   Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)), &route);
 }
 
-void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route) {
+void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
+                                      const std::string& identity) {
   auto form = ParseForm(ex.request().body);
   if (!form.ok()) return ReplyStatus(ex, &route, form.status());
-  HttpResponse r;
-  r.status = 503;
-  r.body = FlexBody(false, nullptr,
-                    "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
-                    "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
-  Reply(ex, std::move(r), &route);
+  if (recording == nullptr) {
+    HttpResponse r;
+    r.status = 503;
+    r.body = FlexBody(false, nullptr,
+                      "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
+                      "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
+    return Reply(ex, std::move(r), &route);
+  }
+  FlexOperation op = FlexOperation::kCreateRecording;
+  switch (route.id) {
+    case RouteId::kPauseCallRecording:
+      op = FlexOperation::kPauseCallRecording;
+      break;
+    case RouteId::kPauseConferenceRecording:
+      op = FlexOperation::kPauseConferenceRecording;
+      break;
+    case RouteId::kResumeCallRecording:
+      op = FlexOperation::kResumeCallRecording;
+      break;
+    case RouteId::kResumeConferenceRecording:
+      op = FlexOperation::kResumeConferenceRecording;
+      break;
+    default:
+      break;
+  }
+  // Twilio calls block: worker pool (this may already be a worker, after a token check).
+  auto shared = std::make_shared<Exchange>(std::move(ex));
+  boost::asio::post(workers, [this, shared, &route, op, fields = std::move(*form), identity] {
+    Reply(*shared, recording->Flex(op, fields, identity), &route);
+  });
 }
 
 HttpAdapter::HttpAdapter(Engine* engine, Metrics* metrics, DecisionLog* decision_log,

@@ -1,0 +1,334 @@
+#include "server/recording_actions.h"
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+namespace recrules::server {
+
+using json = nlohmann::json;
+using twilio::RecordingStatus;
+using twilio::TwilioResponse;
+
+namespace {
+
+std::string NowRfc3339() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  std::time_t secs = std::time_t(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
+  return buf;
+}
+
+bool IsSid(const std::string& value, const char* prefix) {
+  if (value.size() != 34 || value.compare(0, 2, prefix) != 0) return false;
+  for (size_t i = 2; i < value.size(); ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(value[i]))) return false;
+  }
+  return true;
+}
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+HttpResponse FlexAnswer(int status, bool success, const json& recording, const std::string& message,
+                        int code = 0, const std::string& doc = "") {
+  HttpResponse r;
+  r.status = status;
+  r.body = Dump({{"success", success},
+                 {"recording", recording},
+                 {"message", message},
+                 {"twilioErrorCode", code == 0 ? json(nullptr) : json(code)},
+                 {"twilioDocPage", doc.empty() ? json(nullptr) : json(doc)}});
+  return r;
+}
+
+// A task's attributes from a FetchTask answer (Twilio returns them as a JSON string).
+json AttributesOf(const TwilioResponse& r) {
+  if (!r.ok || !r.body.is_object() || !r.body.contains("attributes")) return json::object();
+  const json& a = r.body["attributes"];
+  if (a.is_string()) {
+    json parsed = json::parse(a.get<std::string>(), nullptr, false);
+    return parsed.is_object() ? parsed : json::object();
+  }
+  return a.is_object() ? a : json::object();
+}
+
+std::string StringAt(const json& j, std::initializer_list<const char*> path) {
+  const json* at = &j;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->contains(key)) return "";
+    at = &(*at)[key];
+  }
+  return at->is_string() ? at->get<std::string>() : "";
+}
+
+}  // namespace
+
+std::string TwilioFailureMessage(const TwilioResponse& r) {
+  if (r.http_status == 0) return "Twilio could not be reached: " + r.message;
+  std::string msg =
+      r.message.empty() ? "Twilio answered HTTP " + std::to_string(r.http_status) : r.message;
+  if (r.error_code == 21220) {
+    return "the call has already ended, so its recording cannot change (Twilio error 21220: " +
+           msg + ")";
+  }
+  if (r.error_code != 0) return "Twilio error " + std::to_string(r.error_code) + ": " + msg;
+  return msg;
+}
+
+RecordingActions::RecordingActions(twilio::TwilioConfig config, Metrics* metrics,
+                                   DecisionLog* decision_log, RecordingActionsOptions options)
+    : client_(std::move(config)),
+      validator_(client_),
+      metrics_(metrics),
+      decision_log_(decision_log),
+      options_(options) {}
+
+RecordingActions::~RecordingActions() = default;
+
+twilio::TokenValidator::Check RecordingActions::ValidateToken(const std::string& token) {
+  twilio::TokenValidator::Check check = validator_.Validate(token);
+  if (!check.cached) {
+    metrics_->CountTwilioCall("validate_token",
+                              check.verdict == twilio::TokenValidator::Verdict::kValid ? "ok"
+                              : check.verdict == twilio::TokenValidator::Verdict::kInvalid
+                                  ? "invalid"
+                                  : "unreachable");
+  }
+  return check;
+}
+
+bool RecordingActions::ValidSignature(std::string_view url, const FormFields& fields,
+                                      std::string_view signature) const {
+  const std::string& token = client_.config().auth_token;
+  if (token.empty() || signature.empty()) return false;
+  return twilio::ValidTwilioSignature(token, url, fields, signature);
+}
+
+void RecordingActions::Note(const char* source, const char* operation, const TwilioResponse& r,
+                            const std::string& decision_id, const std::string& task_sid,
+                            const std::string& reservation_sid, const std::string& call_sid,
+                            const std::string& conference_sid, const std::string& recording_sid,
+                            const std::string& identity) {
+  std::string result = r.ok                 ? "ok"
+                       : r.http_status == 0 ? "unreachable"
+                                            : "http_" + std::to_string(r.http_status);
+  metrics_->CountTwilioCall(operation, result);
+  if (!r.ok) {
+    spdlog::warn("twilio {} failed ({} after {} attempt(s)): {}", operation, result, r.attempts,
+                 TwilioFailureMessage(r));
+  }
+  if (!decision_log_->enabled()) return;
+  auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  nlohmann::ordered_json line = {
+      {"time", NowRfc3339()},
+      {"type", "recording"},
+      {"source", source},
+      {"operation", operation},
+      {"decisionId", opt(decision_id)},
+      {"taskSid", opt(task_sid)},
+      {"reservationSid", opt(reservation_sid)},
+      {"callSid", opt(call_sid)},
+      {"conferenceSid", opt(conference_sid)},
+      {"recordingSid", opt(recording_sid)},
+      {"identity", opt(identity)},
+      {"result", r.ok ? "ok" : "error"},
+      {"httpStatus", r.http_status},
+      {"twilioErrorCode", r.error_code == 0 ? json(nullptr) : json(r.error_code)},
+      {"message", r.ok ? json(nullptr) : json(TwilioFailureMessage(r))},
+      {"attempts", r.attempts},
+      {"latencyMs", r.elapsed_ms}};
+  decision_log_->Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+HttpResponse RecordingActions::Flex(FlexOperation op, const FormFields& fields,
+                                    const std::string& identity) {
+  auto field = [&](const char* name) {
+    const std::string* v = FindField(fields, name);
+    return v ? *v : std::string();
+  };
+  const bool on_call = op == FlexOperation::kCreateRecording ||
+                       op == FlexOperation::kPauseCallRecording ||
+                       op == FlexOperation::kResumeCallRecording;
+  const bool pause =
+      op == FlexOperation::kPauseCallRecording || op == FlexOperation::kPauseConferenceRecording;
+  const std::string call_sid = field("callSid");
+  const std::string conference_sid = field("conferenceSid");
+  std::string recording_sid = field("recordingSid");
+  if (on_call && !IsSid(call_sid, "CA")) {
+    return FlexAnswer(400, false, nullptr,
+                      call_sid.empty() ? "callSid: missing form field"
+                                       : "callSid: expected a call SID (CA + 32 hex digits)");
+  }
+  if (!on_call && !IsSid(conference_sid, "CF")) {
+    return FlexAnswer(400, false, nullptr,
+                      conference_sid.empty()
+                          ? "conferenceSid: missing form field"
+                          : "conferenceSid: expected a conference SID (CF + 32 hex digits)");
+  }
+  if (op != FlexOperation::kCreateRecording) {
+    if (recording_sid.empty() && pause) recording_sid = "Twilio.CURRENT";
+    if (recording_sid.empty())
+      return FlexAnswer(400, false, nullptr, "recordingSid: missing form field");
+    if (recording_sid != "Twilio.CURRENT" && !IsSid(recording_sid, "RE")) {
+      return FlexAnswer(400, false, nullptr,
+                        "recordingSid: expected a recording SID (RE + 32 hex digits) or "
+                        "Twilio.CURRENT");
+    }
+  }
+  std::optional<PauseBehavior> behavior;
+  if (pause) {
+    const std::string b = field("pauseBehavior");
+    if (b.empty() || b == "skip") {
+      behavior = PauseBehavior::kSkip;
+    } else if (b == "silence") {
+      behavior = PauseBehavior::kSilence;
+    } else {
+      return FlexAnswer(400, false, nullptr,
+                        "pauseBehavior: expected skip or silence, got \"" + b + "\"");
+    }
+  }
+
+  TwilioResponse r;
+  const char* operation = "";
+  const RecordingStatus status = pause ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
+  switch (op) {
+    case FlexOperation::kCreateRecording:
+      operation = "create_call_recording";
+      r = client_.CreateCallRecording(call_sid);
+      break;
+    case FlexOperation::kPauseCallRecording:
+    case FlexOperation::kResumeCallRecording:
+      operation = pause ? "pause_call_recording" : "resume_call_recording";
+      r = client_.UpdateCallRecording(call_sid, recording_sid, status, behavior);
+      break;
+    case FlexOperation::kPauseConferenceRecording:
+    case FlexOperation::kResumeConferenceRecording:
+      operation = pause ? "pause_conference_recording" : "resume_conference_recording";
+      r = client_.UpdateConferenceRecording(conference_sid, recording_sid, status, behavior);
+      break;
+  }
+  std::string answered_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+  Note("flex", operation, r, "", "", "", on_call ? call_sid : "", on_call ? "" : conference_sid,
+       answered_sid.empty() ? recording_sid : answered_sid, identity);
+  if (!r.ok) {
+    return FlexAnswer(502, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
+  }
+  return FlexAnswer(200, true, r.body, std::string(operation) + ": done");
+}
+
+void RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
+                                        const FormFields& fields) {
+  const std::string* workspace = FindField(fields, "WorkspaceSid");
+  const std::string workspace_sid = workspace ? *workspace : "";
+  const std::string customer_leg(task.call_sid());
+  std::string conference_sid(task.conference_sid());
+  std::string leg;
+  if (decision.channel == Channel::kWorker) {
+    // The worker's leg joins the task's conference (named after the task SID) shortly after
+    // the accept: look at the task's attributes, then at the conference's participants.
+    json attributes = json::parse(task.AttributesJson(), nullptr, false);
+    for (int attempt = 0; attempt < options_.worker_leg_attempts && leg.empty(); ++attempt) {
+      if (attempt > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.worker_leg_interval_ms));
+        if (!workspace_sid.empty()) {
+          TwilioResponse t = client_.FetchTask(workspace_sid, decision.task_sid);
+          if (!t.ok)
+            metrics_->CountTwilioCall("fetch_task", "http_" + std::to_string(t.http_status));
+          else
+            metrics_->CountTwilioCall("fetch_task", "ok");
+          if (t.ok) attributes = AttributesOf(t);
+        }
+      }
+      leg = StringAt(attributes, {"conference", "participants", "worker"});
+      if (!leg.empty()) break;
+      std::string conf = StringAt(attributes, {"conference", "sid"});
+      if (!conf.empty()) conference_sid = conf;
+      if (conference_sid.empty()) continue;
+      TwilioResponse p = client_.ListConferenceParticipants(conference_sid);
+      metrics_->CountTwilioCall("list_participants",
+                                p.ok ? "ok" : "http_" + std::to_string(p.http_status));
+      if (!p.ok || !p.body.contains("participants") || !p.body["participants"].is_array()) continue;
+      std::string fallback;
+      for (const json& participant : p.body["participants"]) {
+        std::string sid = StringAt(participant, {"call_sid"});
+        std::string label = StringAt(participant, {"label"});
+        if (sid.empty() || sid == customer_leg || label == "customer") continue;
+        if (label == "worker") {
+          leg = sid;
+          break;
+        }
+        if (fallback.empty()) fallback = sid;
+      }
+      if (leg.empty()) leg = fallback;
+    }
+  } else {
+    leg = customer_leg;
+  }
+  if (leg.empty()) {
+    TwilioResponse none;
+    none.message = decision.channel == Channel::kWorker
+                       ? "the worker's call leg was not found in the task's conference"
+                       : "the task has no call_sid attribute (the customer's call leg)";
+    Note("taskrouter", "create_call_recording", none, decision.id, decision.task_sid,
+         decision.reservation_sid, "", conference_sid, "", "");
+    return;
+  }
+  TwilioResponse r = client_.CreateCallRecording(leg);
+  const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+  Note("taskrouter", "create_call_recording", r, decision.id, decision.task_sid,
+       decision.reservation_sid, leg, conference_sid, recording_sid, "");
+  if (!r.ok || workspace_sid.empty()) return;
+  std::string start_time = StringAt(r.body, {"start_time"});
+  if (start_time.empty()) start_time = StringAt(r.body, {"date_created"});
+  MergeMediaAttributes(decision, workspace_sid, recording_sid, start_time, leg);
+}
+
+bool RecordingActions::MergeMediaAttributes(const Decision& decision,
+                                            const std::string& workspace_sid,
+                                            const std::string& recording_sid,
+                                            const std::string& start_time,
+                                            const std::string& call_sid) {
+  const auto& config = client_.config();
+  json media = json::array({{{"url", config.api_url + "/2010-04-01/Accounts/" + config.account_sid +
+                                         "/Recordings/" + recording_sid},
+                             {"type", "VoiceRecording"},
+                             {"start_time", start_time},
+                             {"channels", json::array({"customer", "others"})}}});
+  // Fetch, merge, write back; a conditional write that lost a race starts over.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    TwilioResponse fetched = client_.FetchTask(workspace_sid, decision.task_sid);
+    Note("taskrouter", "fetch_task", fetched, decision.id, decision.task_sid,
+         decision.reservation_sid, call_sid, decision.conference_sid, recording_sid, "");
+    if (!fetched.ok) return false;
+    json attributes = AttributesOf(fetched);
+    if (decision.channel == Channel::kWorker) {
+      json& reservation = attributes["reservation_attributes"][decision.reservation_sid];
+      if (!reservation.is_object()) reservation = json::object();
+      reservation["media"] = media;
+    } else {
+      json& conversations = attributes["conversations"];
+      if (!conversations.is_object()) conversations = json::object();
+      conversations["media"] = media;
+    }
+    TwilioResponse updated = client_.UpdateTaskAttributes(workspace_sid, decision.task_sid,
+                                                          Dump(attributes), fetched.etag);
+    Note("taskrouter", "update_task_attributes", updated, decision.id, decision.task_sid,
+         decision.reservation_sid, call_sid, decision.conference_sid, recording_sid, "");
+    if (updated.ok) return true;
+    if (updated.http_status != 412) return false;
+  }
+  return false;
+}
+
+}  // namespace recrules::server
