@@ -1,0 +1,407 @@
+// `recrules serve` against the fake Twilio (tests/fake_twilio/fake_twilio.js): the Flex template
+// endpoints, Flex token checks, TaskRouter signatures, and the server-side dual-channel
+// recording on reservation.accepted, both channels.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_twilio/fake_twilio.h"
+#include "serve_harness.h"
+#include "test_util.h"
+#include "twilio/auth.h"
+
+using nlohmann::json;
+using recrules::testing::Eventually;
+using recrules::testing::FakeTwilio;
+using recrules::testing::HttpClient;
+using recrules::testing::HttpReply;
+using recrules::testing::Lines;
+using recrules::testing::ReadFile;
+using recrules::testing::ServeProcess;
+using recrules::testing::TempDir;
+
+namespace {
+
+const std::string kScript = RECRULES_SOURCE_DIR "/tests/fake_twilio/fake_twilio.js";
+const std::string kCall = "CA0123456789abcdef0123456789abcdef";
+const std::string kEndedCall = "CAeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+const std::string kWorkerLeg = "CA7777777777777777777777777777777f";
+const std::string kConference = "CF0123456789abcdef0123456789abcdef";
+const std::string kTask = "WT0123456789abcdef0123456789abcdef";
+const std::string kReservation = "WR0123456789abcdef0123456789abcdef";
+const std::string kWorkspace = "WS0123456789abcdef0123456789abcdef";
+
+std::string Encode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(char(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+std::string Form(const Fields& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out.push_back('&');
+    out += Encode(k) + "=" + Encode(v);
+  }
+  return out;
+}
+
+const std::vector<std::pair<std::string, std::string>> kFormType = {
+    {"Content-Type", "application/x-www-form-urlencoded"}};
+
+std::string Policy(bool dual, const std::string& channel = "customer") {
+  return R"({"features": {
+    "conditional_recording": {"enabled": true, "exclude_queues": ["HR Internal"]},
+    "dual_channel_recording": {"enabled": )" +
+         std::string(dual ? "true" : "false") + R"(, "channel": ")" + channel +
+         R"(", "exclude_queues": ["HR Internal"], "exclude_attributes": []},
+    "pause_recording": {"enabled": true, "include_silence": false}},
+  "recrules": {"rules": ["builtin:non_voice", "builtin:exclusions", "builtin:already_recorded"],
+               "default": "record"}})";
+}
+
+json Body(const HttpReply& r) {
+  return json::parse(r.body, nullptr, false);
+}
+
+// The fake Twilio, seeded, and `recrules serve` pointed at it with its credentials.
+struct TwilioFixture {
+  FakeTwilio fake{kScript};
+  TempDir dir;
+  std::string log_path = dir.file("decisions.jsonl");
+  std::unique_ptr<ServeProcess> serve;
+  int port = 0;
+
+  explicit TwilioFixture(const std::string& policy = Policy(false),
+                         std::vector<std::string> extra = {}) {
+    dir.Write("policy/policy.json", policy);
+    fake.Seed(
+        {{"tokens",
+          {{"tok-alice",
+            {{"valid", true},
+             {"identity", "alice"},
+             {"worker_sid", "WK0123456789abcdef0123456789abcdef"},
+             {"expiration", "2099-01-01T00:00:00Z"}}},
+           {"tok-bad", {{"valid", false}}},
+           {"tok-old", {{"valid", true}, {"expiration", "2001-01-01T00:00:00Z"}}}}},
+         {"calls", {{kEndedCall, {{"status", "completed"}}}}},
+         {"conferences",
+          {{kConference,
+            {{"status", "in-progress"},
+             {"participants",
+              {{{"call_sid", kCall}, {"label", "customer"}},
+               {{"call_sid", kWorkerLeg}, {"label", "worker"}}}},
+             {"recordings",
+              {{{"sid", "RE0123456789abcdef0123456789abcdef"}, {"status", "in-progress"}}}}}}}}});
+    std::vector<std::string> args = {"--policy",    dir.path() + "/policy", "--listen",
+                                     "127.0.0.1:0", "--decision-log",       log_path};
+    args.insert(args.end(), extra.begin(), extra.end());
+    serve = std::make_unique<ServeProcess>(
+        dir.path(), args,
+        std::vector<std::string>{
+            "TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
+            "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
+            "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
+            "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(), "RECRULES_API_TOKENS=service-token"});
+    port = serve->WaitForPort();
+    REQUIRE_MESSAGE(port > 0, serve->stderr_text());
+  }
+  int Stop() {
+    serve->Signal(SIGTERM);
+    REQUIRE(serve->Exited(15000));
+    return serve->exit_code();
+  }
+  std::vector<json> LogLines(const std::string& type) {
+    std::vector<json> out;
+    for (const std::string& l : Lines(ReadFile(log_path))) {
+      json j = json::parse(l);
+      if (j["type"] == type) out.push_back(j);
+    }
+    return out;
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+};
+
+HttpReply PostForm(HttpClient& c, const std::string& path, const Fields& fields,
+                   std::vector<std::pair<std::string, std::string>> headers = kFormType) {
+  return c.Request("POST", path, Form(fields), headers);
+}
+
+const std::string kCreate = "/features/dual-channel-recording/flex/create-recording";
+const std::string kPauseCall = "/features/pause-recording/flex/pause-call-recording";
+const std::string kPauseConf = "/features/pause-recording/flex/pause-conference-recording";
+const std::string kResumeCall = "/features/pause-recording/flex/resume-call-recording";
+const std::string kResumeConf = "/features/pause-recording/flex/resume-conference-recording";
+
+}  // namespace
+
+TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") {
+  TwilioFixture f;
+  HttpClient c(f.port);
+
+  HttpReply created = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+  REQUIRE(created.status == 200);
+  json body = Body(created);
+  CHECK(body["success"] == true);
+  CHECK(body["twilioErrorCode"].is_null());
+  CHECK(body["twilioDocPage"].is_null());
+  std::string recording = body["recording"]["sid"];
+  CHECK(recording.rfind("RE", 0) == 0);
+  json sent = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json");
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0]["form"]["RecordingChannels"] == "dual");
+
+  SUBCASE("pause the call recording: Twilio.CURRENT and skip by default") {
+    HttpReply r = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(r.status == 200);
+    CHECK(Body(r)["recording"]["status"] == "paused");
+    json pause = f.fake.RequestsTo("/Recordings/Twilio.CURRENT.json");
+    REQUIRE(pause.size() == 1);
+    CHECK(pause[0]["form"]["Status"] == "paused");
+    CHECK(pause[0]["form"]["PauseBehavior"] == "skip");
+    HttpReply resumed = PostForm(
+        c, kResumeCall, {{"callSid", kCall}, {"recordingSid", recording}, {"Token", "tok-alice"}});
+    CHECK(resumed.status == 200);
+    CHECK(Body(resumed)["recording"]["status"] == "in-progress");
+  }
+  SUBCASE("pause with silence, and the conference recording") {
+    HttpReply r = PostForm(
+        c, kPauseConf,
+        {{"conferenceSid", kConference}, {"pauseBehavior", "silence"}, {"Token", "tok-alice"}});
+    CHECK(r.status == 200);
+    json pause = f.fake.RequestsTo("/Conferences/" + kConference + "/Recordings/");
+    REQUIRE(pause.size() == 1);
+    CHECK(pause[0]["form"]["PauseBehavior"] == "silence");
+    HttpReply resumed = PostForm(c, kResumeConf,
+                                 {{"conferenceSid", kConference},
+                                  {"recordingSid", "RE0123456789abcdef0123456789abcdef"},
+                                  {"Token", "tok-alice"}});
+    CHECK(resumed.status == 200);
+    CHECK(Body(resumed)["success"] == true);
+  }
+  SUBCASE("bad fields are 400 in the template's shape, before Twilio is asked") {
+    f.fake.ClearRequests();
+    HttpReply missing = PostForm(c, kResumeCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(missing.status == 400);
+    CHECK(Body(missing)["success"] == false);
+    CHECK(Body(missing)["message"] == "recordingSid: missing form field");
+    HttpReply bad_sid = PostForm(c, kCreate, {{"callSid", "nope"}, {"Token", "tok-alice"}});
+    CHECK(Body(bad_sid)["message"] == "callSid: expected a call SID (CA + 32 hex digits)");
+    HttpReply bad_behavior = PostForm(
+        c, kPauseCall, {{"callSid", kCall}, {"pauseBehavior", "loud"}, {"Token", "tok-alice"}});
+    CHECK(Body(bad_behavior)["message"] == "pauseBehavior: expected skip or silence, got \"loud\"");
+    CHECK(f.fake.RequestsTo("/2010-04-01/").empty());
+  }
+  SUBCASE("Twilio error 21220 is a 502 that says the call has ended") {
+    HttpReply r = PostForm(c, kPauseCall, {{"callSid", kEndedCall}, {"Token", "tok-alice"}});
+    CHECK(r.status == 502);
+    json b = Body(r);
+    CHECK(b["success"] == false);
+    CHECK(b["twilioErrorCode"] == 21220);
+    CHECK(b["twilioDocPage"].get<std::string>().find("21220") != std::string::npos);
+    CHECK(b["message"].get<std::string>().rfind("the call has already ended", 0) == 0);
+  }
+  SUBCASE("429 and 503 are retried") {
+    f.fake.ClearRequests();
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings"}, {"status", 429}, {"count", 1}});
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings"}, {"status", 503}, {"count", 1}});
+    HttpReply r = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(r.status == 200);
+    CHECK(f.fake.RequestsTo("/Recordings/").size() == 3);
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings"}, {"status", 503}, {"count", 3}});
+    HttpReply failed = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(failed.status == 502);
+    CHECK(Body(failed)["success"] == false);
+    std::string metrics = c.Request("GET", "/metrics").body;
+    CHECK(metrics.find("recrules_twilio_calls_total{operation=\"pause_call_recording\",result="
+                       "\"http_503\"} 1") != std::string::npos);
+  }
+  CHECK(f.Stop() == 0);
+  // Every recording action is a decision log line.
+  auto actions = f.LogLines("recording");
+  REQUIRE(!actions.empty());
+  CHECK(actions[0]["operation"] == "create_call_recording");
+  CHECK(actions[0]["source"] == "flex");
+  CHECK(actions[0]["identity"] == "alice");
+  CHECK(actions[0]["callSid"] == kCall);
+  CHECK(actions[0]["recordingSid"] == recording);
+  CHECK(actions[0]["result"] == "ok");
+}
+
+TEST_CASE("flex tokens: valid, invalid, expired, missing, cached; static tokens still work") {
+  TwilioFixture f;
+  HttpClient c(f.port);
+  CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 200);
+  CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 200);
+  // Cached: Twilio was asked once.
+  CHECK(f.fake.RequestsTo("/Tokens/validate").size() == 1);
+
+  HttpReply bad = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-bad"}});
+  CHECK(bad.status == 403);
+  CHECK(Body(bad)["success"] == false);
+  CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-old"}}).status == 403);
+  CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "never-seen"}}).status == 403);
+  HttpReply none = PostForm(c, kCreate, {{"callSid", kCall}});
+  CHECK(none.status == 401);
+  CHECK(Body(none)["message"] ==
+        "missing token: send Authorization: Bearer <token> or the form field Token");
+
+  // A Flex token as a bearer token on the JSON API, and the services' static token.
+  const std::string task = R"({"task":{"taskChannelUniqueName":"voice"}})";
+  CHECK(c.Request("POST", "/v1/decide", task, {{"Authorization", "Bearer tok-alice"}}).status ==
+        200);
+  CHECK(c.Request("POST", "/v1/decide", task, {{"Authorization", "Bearer tok-bad"}}).status == 403);
+  CHECK(c.Request("POST", "/v1/decide", task, {{"Authorization", "Bearer service-token"}}).status ==
+        200);
+  CHECK(c.Request("POST", "/v1/decide", task).status == 401);
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("taskrouter events: X-Twilio-Signature over the URL Twilio called") {
+  TwilioFixture f(Policy(false), {"--public-url", "https://recrules.example.com/"});
+  HttpClient c(f.port);
+  Fields fields = {{"EventType", "task.created"}, {"TaskSid", kTask}, {"WorkspaceSid", kWorkspace}};
+  auto sign = [&](const std::string& url) {
+    return recrules::twilio::ComputeTwilioSignature(FakeTwilio::kAuthToken, url, fields);
+  };
+  auto post = [&](const std::string& signature) {
+    auto headers = kFormType;
+    if (!signature.empty()) headers.emplace_back("X-Twilio-Signature", signature);
+    return PostForm(c, "/v1/taskrouter/events?source=tr", fields, headers);
+  };
+  HttpReply ok = post(sign("https://recrules.example.com/v1/taskrouter/events?source=tr"));
+  CHECK(ok.status == 200);
+  CHECK(Body(ok)["action"] == "ignored");
+  HttpReply wrong_url = post(sign(f.url("/v1/taskrouter/events?source=tr")));
+  CHECK(wrong_url.status == 403);
+  CHECK(Body(wrong_url)["error"]["message"].get<std::string>().rfind(
+            "X-Twilio-Signature does not match https://recrules.example.com/", 0) == 0);
+  CHECK(post("bm90IGEgc2lnbmF0dXJl").status == 403);
+  HttpReply missing = post("");
+  CHECK(missing.status == 403);
+  CHECK(Body(missing)["error"]["message"] == "missing X-Twilio-Signature");
+  CHECK(f.Stop() == 0);
+}
+
+namespace {
+
+// A signed reservation.accepted callback for a voice task with these attributes.
+HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes) {
+  Fields fields = {{"EventType", "reservation.accepted"},
+                   {"WorkspaceSid", kWorkspace},
+                   {"TaskSid", kTask},
+                   {"TaskQueueSid", "WQ0123456789abcdef0123456789abcdef"},
+                   {"TaskQueueName", "Sales"},
+                   {"TaskChannelUniqueName", "voice"},
+                   {"TaskAttributes", attributes.dump()},
+                   {"ReservationSid", kReservation},
+                   {"WorkerSid", "WK0123456789abcdef0123456789abcdef"},
+                   {"WorkerAttributes", R"({"full_name":"Alice"})"}};
+  std::string url = f.url("/v1/taskrouter/events");
+  std::string sig = recrules::twilio::ComputeTwilioSignature(FakeTwilio::kAuthToken, url, fields);
+  auto headers = kFormType;
+  headers.emplace_back("X-Twilio-Signature", sig);
+  return PostForm(c, "/v1/taskrouter/events", fields, headers);
+}
+
+json TaskAttributes(const FakeTwilio& fake) {
+  json state = fake.State();
+  json a = state["tasks"][kTask]["attributes"];
+  return a.is_string() ? json::parse(a.get<std::string>()) : a;
+}
+
+}  // namespace
+
+TEST_CASE("taskrouter events: reservation.accepted starts a customer-channel recording") {
+  TwilioFixture f(Policy(true, "customer"));
+  json attributes = {{"call_sid", kCall}, {"direction", "inbound"}, {"custom", {{"keep", 1}}}};
+  f.fake.Seed({{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  HttpClient c(f.port);
+  HttpReply r = Accepted(f, c, attributes);
+  REQUIRE(r.status == 200);
+  CHECK(Body(r)["recording"] == "starting");
+  CHECK(Body(r)["decision"]["mode"] == "dual-channel");
+  CHECK(Body(r)["decision"]["channel"] == "customer");
+
+  REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+  json merged = TaskAttributes(f.fake);
+  CHECK(merged["custom"]["keep"] == 1);  // merged, not replaced
+  json media = merged["conversations"]["media"];
+  REQUIRE(media.size() == 1);
+  CHECK(media[0]["type"] == "VoiceRecording");
+  CHECK(media[0]["channels"] == json::array({"customer", "others"}));
+  json created = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json");
+  REQUIRE(created.size() == 1);
+  CHECK(created[0]["form"]["RecordingChannels"] == "dual");
+  std::string url = media[0]["url"];
+  CHECK(url.find("/Recordings/RE") != std::string::npos);
+  // The write was conditional on the version fetched.
+  json updates = f.fake.RequestsTo("/Tasks/" + kTask);
+  bool conditional = false;
+  for (const json& u : updates) {
+    if (u["method"] == "POST") conditional = u["headers"].contains("if-match");
+  }
+  CHECK(conditional);
+
+  CHECK(f.Stop() == 0);
+  auto decisions = f.LogLines("decision");
+  REQUIRE(decisions.size() == 1);
+  CHECK(decisions[0]["source"] == "taskrouter");
+  CHECK(decisions[0]["eventType"] == "reservation.accepted");
+  CHECK(decisions[0]["taskSid"] == kTask);
+  auto actions = f.LogLines("recording");
+  REQUIRE(actions.size() >= 3);
+  CHECK(actions[0]["operation"] == "create_call_recording");
+  CHECK(actions[0]["decisionId"] == decisions[0]["id"]);
+  CHECK(actions[0]["callSid"] == kCall);
+  CHECK(actions.back()["operation"] == "update_task_attributes");
+  CHECK(actions.back()["result"] == "ok");
+}
+
+TEST_CASE("taskrouter events: a worker-channel recording on the worker's conference leg") {
+  TwilioFixture f(Policy(true, "worker"));
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  f.fake.Seed({{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  // The first conditional write loses a race: recrules fetches again and retries.
+  f.fake.Fault({{"method", "POST"}, {"path", "/Tasks/"}, {"status", 412}, {"count", 1}});
+  HttpClient c(f.port);
+  HttpReply r = Accepted(f, c, attributes);
+  REQUIRE(r.status == 200);
+  CHECK(Body(r)["decision"]["channel"] == "worker");
+  REQUIRE(
+      Eventually([&] { return TaskAttributes(f.fake).contains("reservation_attributes"); }, 10000));
+  json media = TaskAttributes(f.fake)["reservation_attributes"][kReservation]["media"];
+  REQUIRE(media.size() == 1);
+  CHECK(media[0]["type"] == "VoiceRecording");
+  CHECK(f.fake.RequestsTo("/Calls/" + kWorkerLeg + "/Recordings.json").size() == 1);
+  CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").empty());
+  CHECK(f.fake.RequestsTo("/Conferences/" + kConference + "/Participants.json").size() == 1);
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("taskrouter events: no recording when the policy skips, or not dual-channel") {
+  TwilioFixture f(Policy(true, "customer"));
+  HttpClient c(f.port);
+  json attributes = {{"call_sid", kCall},
+                     {"conversations", {{"media", json::array({{{"url", "x"}}})}}}};
+  HttpReply r = Accepted(f, c, attributes);  // already recorded (e.g. before a transfer)
+  REQUIRE(r.status == 200);
+  CHECK(Body(r)["decision"]["action"] == "skip");
+  CHECK(Body(r)["recording"] == "not_started");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(f.fake.RequestsTo("/Recordings").empty());
+  CHECK(f.Stop() == 0);
+}
