@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 
 #include "serve_harness.h"
@@ -453,4 +454,32 @@ TEST_CASE("serve: SIGTERM under load fails no accepted request and loses no log 
   for (const std::string& id : answered) missing += logged.count(id) ? 0 : 1;
   CHECK(missing == 0);
   CHECK(logged.size() >= answered.size());
+}
+
+TEST_CASE("serve: random bytes, bodies and forms never take the server down") {
+  Fixture f({"--max-body", "8192"});
+  std::mt19937 rng(20261122);
+  auto random_text = [&](size_t max_len, const std::string& alphabet) {
+    std::string s(rng() % max_len, ' ');
+    for (char& c : s) c = alphabet.empty() ? char(rng() & 0xff) : alphabet[rng() % alphabet.size()];
+    return s;
+  };
+  const std::string json_chars = "{}[]\":,0123456789.eE+-truefalsnl \\u\t\n\xc3\xa9\xff";
+  const std::string form_chars = "=&%+abcXYZ019{}\":";
+  for (int i = 0; i < 150; ++i) {
+    HttpClient raw(f.port, 2000);
+    raw.SendRaw(random_text(600, ""));
+    raw.ReadReply();
+    HttpClient c(f.port, 5000);
+    HttpReply d = c.Request("POST", "/v1/decide", R"({"task":)" + random_text(300, json_chars));
+    CHECK((d.status == 200 || d.status == 400));
+    HttpReply t = c.Request("POST", "/v1/taskrouter/events",
+                            "EventType=reservation.accepted&TaskChannelUniqueName=voice&" +
+                                random_text(300, form_chars),
+                            {{"Content-Type", "application/x-www-form-urlencoded"}});
+    CHECK((t.status == 200 || t.status == 400));
+  }
+  HttpClient c(f.port);
+  CHECK(c.Request("GET", "/healthz").status == 200);
+  CHECK(f.Stop() == 0);
 }
