@@ -229,7 +229,7 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
     return ReplyError(ex, nullptr, 404, "not_found", "no route for " + std::string(req.path()));
   }
   if (req.method == "OPTIONS") return Preflight(ex, *route);
-  if (req.method != route->method && !(req.method == "HEAD" && route->method == "GET")) {
+  if (req.method != route->method) {
     HttpResponse r;
     r.status = 405;
     r.body =
