@@ -405,3 +405,22 @@ TEST_CASE("taskrouter events: no recording when the policy skips, or not dual-ch
   CHECK(f.fake.RequestsTo("/Recordings").empty());
   CHECK(f.Stop() == 0);
 }
+
+TEST_CASE("taskrouter events: SIGTERM waits for a recording in progress and logs it") {
+  TwilioFixture f(Policy(true, "customer"));
+  json attributes = {{"call_sid", kCall}};
+  f.fake.Seed({{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  // Twilio takes its time to start the recording.
+  f.fake.Fault({{"method", "POST"}, {"path", "/Recordings.json"}, {"delay_ms", 1000}});
+  HttpClient c(f.port);
+  REQUIRE(Accepted(f, c, attributes).status == 200);
+  f.serve->Signal(SIGTERM);
+  REQUIRE(f.serve->Exited(15000));
+  CHECK(f.serve->exit_code() == 0);
+  auto actions = f.LogLines("recording");
+  REQUIRE(actions.size() >= 3);
+  CHECK(actions[0]["operation"] == "create_call_recording");
+  CHECK(actions[0]["result"] == "ok");
+  CHECK(actions[0]["latencyMs"].get<int>() >= 900);
+  CHECK(TaskAttributes(f.fake)["conversations"]["media"].size() == 1);
+}
