@@ -64,4 +64,8 @@ class DecisionLog {
   std::thread writer_;
 };
 
+// Times for log lines and JSON bodies: "2026-11-22T04:15:33.188Z" (UTC, milliseconds).
+std::string NowRfc3339();
+std::string UnixMsToRfc3339(int64_t ms);
+
 }  // namespace recrules::server

@@ -98,36 +98,6 @@ const Route* FindRoute(std::string_view path) {
   return nullptr;
 }
 
-// The time of a decision log line, with milliseconds. The formatted second is cached per
-// thread: strftime on every decision would cost more than the decision.
-std::string NowRfc3339() {
-  thread_local int64_t cached_second = -1;
-  thread_local char cached[24];
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  if (ms / 1000 != cached_second) {
-    cached_second = ms / 1000;
-    std::time_t secs = std::time_t(cached_second);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-  }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%s.%03dZ", cached, int(ms % 1000));
-  return buf;
-}
-
-std::string UnixMsToRfc3339(int64_t ms) {
-  std::time_t secs = std::time_t(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
-  return buf;
-}
-
 bool Truthy(const std::string* v) {
   return v != nullptr && (*v == "true" || *v == "1" || *v == "yes" || v->empty());
 }

@@ -15,19 +15,6 @@ using twilio::TwilioResponse;
 
 namespace {
 
-std::string NowRfc3339() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  std::time_t secs = std::time_t(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
-  return buf;
-}
-
 bool IsSid(const std::string& value, const char* prefix) {
   if (value.size() != 34 || value.compare(0, 2, prefix) != 0) return false;
   for (size_t i = 2; i < value.size(); ++i) {
