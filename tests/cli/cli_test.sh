@@ -102,7 +102,8 @@ sys.stdout.write(line * 100000)
 PY
 /usr/bin/time -f "%M" -o "$TMP/rss" "$BIN" decide --policy "$POLICY" --jsonl "$TMP/many.jsonl" | wc -l >"$TMP/count"
 if [ "$(cat "$TMP/count")" = 100000 ]; then ok; else fail "stream count $(cat "$TMP/count")"; fi
-if [ "$(tail -1 "$TMP/rss")" -lt 40000 ]; then ok; else fail "stream max RSS $(tail -1 "$TMP/rss") KB"; fi
+if [ -n "${RECRULES_SANITIZED:-}" ] || [ "$(tail -1 "$TMP/rss")" -lt 40000 ]; then ok; else
+  fail "stream max RSS $(tail -1 "$TMP/rss") KB"; fi
 
 # check
 expect_rc check 0 "$BIN" check "$POLICY"
