@@ -19,6 +19,9 @@ namespace {
 
 constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
                            IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+// How deep symlinked folders are followed: far enough for any real policy, and a bound when a
+// link points at a large tree.
+constexpr int kMaxDepth = 16;
 
 }  // namespace
 
@@ -54,18 +57,51 @@ PolicyWatcher::~PolicyWatcher() {
 }
 
 bool PolicyWatcher::AddTree(const std::string& dir) {
+  namespace fs = std::filesystem;
   int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kMask);
   if (wd < 0) return false;
   folders_[wd] = dir;
+  // Symlinked folders are followed; each real folder is walked once, so a link back up the tree
+  // does not loop.
+  std::set<fs::path> walked;
   std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           dir, std::filesystem::directory_options::skip_permission_denied, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_directory(ec)) continue;
-    int sub = ::inotify_add_watch(inotify_fd_, it->path().c_str(), kMask);
-    if (sub >= 0) folders_[sub] = it->path().string();
+  walked.insert(fs::canonical(dir, ec));
+  const auto options = fs::directory_options::skip_permission_denied |
+                       fs::directory_options::follow_directory_symlink;
+  for (auto it = fs::recursive_directory_iterator(dir, options, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->is_directory(entry_ec)) {
+      fs::path real = fs::canonical(it->path(), entry_ec);
+      if (entry_ec || !walked.insert(real).second || it.depth() >= kMaxDepth) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      // inotify follows a symlink to the folder it names.
+      int sub = ::inotify_add_watch(inotify_fd_, it->path().c_str(), kMask);
+      if (sub >= 0) folders_[sub] = it->path().string();
+    } else if (it->is_symlink(entry_ec)) {
+      WatchLinkedFile(it->path());
+    }
   }
   return true;
+}
+
+void PolicyWatcher::WatchLinkedFile(const std::filesystem::path& link) {
+  std::error_code ec;
+  std::filesystem::path target = std::filesystem::canonical(link, ec);
+  if (ec) return;  // a dangling link: the reload reports the missing file if it matters
+  int wd = ::inotify_add_watch(inotify_fd_, target.parent_path().c_str(), kMask);
+  if (wd >= 0) linked_files_[wd].insert(target.filename().string());
+}
+
+// Whether an event is a change to the policy: anything in a policy folder, but in the folder of
+// a symlinked file's target only that file (or the folder itself going away).
+bool PolicyWatcher::Counts(int wd, const char* name, uint32_t len) const {
+  if (folders_.count(wd) != 0) return true;
+  auto it = linked_files_.find(wd);
+  if (it == linked_files_.end() || len == 0) return true;
+  return it->second.count(std::string(name)) != 0;
 }
 
 void PolicyWatcher::Run() {
@@ -95,8 +131,10 @@ void PolicyWatcher::Run() {
           p += sizeof(inotify_event) + ev->len;
           if (ev->mask & IN_IGNORED) {
             folders_.erase(ev->wd);
+            linked_files_.erase(ev->wd);
             continue;
           }
+          if (!Counts(ev->wd, ev->name, ev->len)) continue;
           if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && ev->len > 0) {
             auto it = folders_.find(ev->wd);  // a new subfolder (e.g. data/): watch it too
             if (it != folders_.end()) AddTree(it->second + "/" + ev->name);
