@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages recrules builds, tests and benchmarks with.
 # Run as root (or: sudo scripts/install-deps.sh). Safe to run again: installs only what is missing.
+#   --bench   also the packages only the benchmark scripts use (gnuplot for docs/scale.png)
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +13,8 @@ PACKAGES=(
   curl wrk nginx-light nodejs npm python3
   systemd  # systemd-analyze verify checks packaging/systemd/recrules.service
 )
+BENCH_PACKAGES=(gnuplot-nox)  # bench/run_scale_bench.sh draws docs/scale.png with it
+if [ "${1:-}" = "--bench" ]; then PACKAGES+=("${BENCH_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
