@@ -3,6 +3,7 @@
 // libcurl; link CURL::libcurl and nlohmann_json. See fake_twilio.js for the control API.
 //
 // Not thread-safe: one test thread drives it (the code under test may call the fake from many).
+// ConfigFor builds a TwilioClient configuration pointed at a fake: link recrules::twilio.
 #pragma once
 
 #include <curl/curl.h>
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "twilio/twilio_client.h"
 
 namespace recrules::testing {
 
@@ -208,5 +211,27 @@ class FakeTwilio {
   int out_fd_ = -1;
   int port_ = 0;
 };
+
+// How a client configured by ConfigFor retries: short backoffs so retry tests stay fast.
+struct FakeRetries {
+  int max_attempts = 3;
+  int backoff_base_ms = 20;
+  int backoff_max_ms = 200;
+};
+
+// A client configuration for `fake`: its credentials, every base URL at the fake, 1 s timeouts,
+// and the given retries.
+inline twilio::TwilioConfig ConfigFor(const FakeTwilio& fake, const FakeRetries& retries = {}) {
+  twilio::TwilioConfig c;
+  c.account_sid = FakeTwilio::kAccountSid;
+  c.auth_token = FakeTwilio::kAuthToken;
+  c.api_url = c.iam_url = c.taskrouter_url = fake.url();
+  c.connect_timeout_ms = 1000;
+  c.timeout_ms = 1000;
+  c.max_attempts = retries.max_attempts;
+  c.backoff_base_ms = retries.backoff_base_ms;
+  c.backoff_max_ms = retries.backoff_max_ms;
+  return c;
+}
 
 }  // namespace recrules::testing

@@ -13,6 +13,7 @@
 
 using nlohmann::json;
 using recrules::PauseBehavior;
+using recrules::testing::ConfigFor;
 using recrules::testing::FakeTwilio;
 using recrules::twilio::RecordingStatus;
 using recrules::twilio::TwilioClient;
@@ -36,19 +37,6 @@ const std::string kEndedCall = "CA22222222222222222222222222222222";
 const std::string kConference = "CF33333333333333333333333333333333";
 const std::string kWorkspace = "WS44444444444444444444444444444444";
 const std::string kTask = "WT55555555555555555555555555555555";
-
-TwilioConfig ConfigFor(const FakeTwilio& fake) {
-  TwilioConfig c;
-  c.account_sid = FakeTwilio::kAccountSid;
-  c.auth_token = FakeTwilio::kAuthToken;
-  c.api_url = c.iam_url = c.taskrouter_url = fake.url();
-  c.connect_timeout_ms = 1000;
-  c.timeout_ms = 1000;
-  c.max_attempts = 3;
-  c.backoff_base_ms = 20;
-  c.backoff_max_ms = 200;
-  return c;
-}
 
 std::string BasicAuth(const std::string& user, const std::string& password) {
   // Base64 by hand, so the test does not trust the code it checks.
@@ -79,6 +67,30 @@ int64_t GapMs(const json& requests, size_t i) {
 }
 
 }  // namespace
+
+TEST_CASE("ConfigFor: the fake's credentials and URL everywhere, with the retries asked for") {
+  FakeTwilio fake(kScript);
+  SUBCASE("defaults") {
+    TwilioConfig c = ConfigFor(fake);
+    CHECK(c.account_sid == kAccount);
+    CHECK(c.auth_token == FakeTwilio::kAuthToken);
+    CHECK(c.api_url == fake.url());
+    CHECK(c.iam_url == fake.url());
+    CHECK(c.taskrouter_url == fake.url());
+    CHECK(c.timeout_ms == 1000);
+    CHECK(c.max_attempts == 3);
+    CHECK(c.backoff_base_ms == 20);
+    CHECK(c.backoff_max_ms == 200);
+  }
+  SUBCASE("retries given") {
+    TwilioConfig c =
+        ConfigFor(fake, {.max_attempts = 5, .backoff_base_ms = 1, .backoff_max_ms = 7});
+    CHECK(c.api_url == fake.url());
+    CHECK(c.max_attempts == 5);
+    CHECK(c.backoff_base_ms == 1);
+    CHECK(c.backoff_max_ms == 7);
+  }
+}
 
 TEST_CASE("client: each method sends Twilio's request and parses the answer") {
   FakeTwilio fake(kScript);

@@ -13,6 +13,8 @@
 #include "fake_twilio/fake_twilio.h"
 #include "twilio/auth.h"
 
+using recrules::testing::ConfigFor;
+using recrules::testing::FakeRetries;
 using recrules::testing::FakeTwilio;
 using recrules::twilio::TokenValidator;
 using recrules::twilio::TwilioClient;
@@ -23,18 +25,9 @@ namespace {
 
 const std::string kScript = RECRULES_SOURCE_DIR "/tests/fake_twilio/fake_twilio.js";
 
-TwilioConfig ConfigFor(const FakeTwilio& fake) {
-  TwilioConfig c;
-  c.account_sid = FakeTwilio::kAccountSid;
-  c.auth_token = FakeTwilio::kAuthToken;
-  c.api_url = c.iam_url = c.taskrouter_url = fake.url();
-  c.connect_timeout_ms = 1000;
-  c.timeout_ms = 1000;
-  c.max_attempts = 2;
-  c.backoff_base_ms = 10;
-  c.backoff_max_ms = 50;
-  return c;
-}
+// Fewer, shorter retries than the client tests, which test the retry policy itself.
+constexpr FakeRetries kValidatorRetries{
+    .max_attempts = 2, .backoff_base_ms = 10, .backoff_max_ms = 50};
 
 std::string IsoUtc(std::time_t t) {
   char buf[32];
@@ -52,7 +45,7 @@ size_t Validations(const FakeTwilio& fake) {
 
 TEST_CASE("tokens: valid, invalid and expired verdicts, and the cache") {
   FakeTwilio fake(kScript);
-  TwilioClient client(ConfigFor(fake));
+  TwilioClient client(ConfigFor(fake, kValidatorRetries));
   fake.Seed({{"tokens",
               {{"good",
                 {{"identity", "alice"},
@@ -142,7 +135,7 @@ TEST_CASE("tokens: valid, invalid and expired verdicts, and the cache") {
 
 TEST_CASE("tokens: Twilio unavailable is never cached") {
   FakeTwilio fake(kScript);
-  TwilioClient client(ConfigFor(fake));
+  TwilioClient client(ConfigFor(fake, kValidatorRetries));
   fake.Seed({{"tokens", {{"good", {{"identity", "alice"}}}}}});
   TokenValidator validator(client);
 
@@ -176,7 +169,7 @@ TEST_CASE("tokens: Twilio unavailable is never cached") {
     CHECK(validator.Validate("good").verdict == Verdict::kValid);
   }
   SUBCASE("our own credentials rejected: unavailable, not the token's fault") {
-    TwilioConfig config = ConfigFor(fake);
+    TwilioConfig config = ConfigFor(fake, kValidatorRetries);
     config.auth_token = "wrong";
     TwilioClient wrong(config);
     TokenValidator wrong_validator(wrong);
@@ -188,7 +181,7 @@ TEST_CASE("tokens: Twilio unavailable is never cached") {
 
 TEST_CASE("tokens: many threads share one validator") {
   FakeTwilio fake(kScript);
-  TwilioClient client(ConfigFor(fake));
+  TwilioClient client(ConfigFor(fake, kValidatorRetries));
   fake.Seed({{"tokens", {{"a", {{"identity", "a"}}}, {"b", {{"identity", "b"}}}}}});
   TokenValidator validator(client, /*max_entries=*/2, /*invalid_ttl_ms=*/5000);
   const char* tokens[] = {"a", "b", "nope"};  // three tokens, two slots: evictions under load
