@@ -90,11 +90,13 @@ int recrules_reload(recrules_engine_t* engine, char** errptr);
 char* recrules_policy_version(const recrules_engine_t* engine);
 
 /* The policy in force as JSON: {"version","path","rules":[...],"default","onRuleError","mode",
- * "warnings":[...],"loadedAtUnixMs","lastReload":{...}|null}. Owned by the caller. */
+ * "warnings":[...],"loadedAt" (RFC 3339),"loadedAtUnixMs","lastReload":{...}|null}, the same
+ * shape as GET /v1/policy (PolicyInfo::ToJson). Owned by the caller. */
 char* recrules_policy_info(const recrules_engine_t* engine);
 
 /* Called after every reload attempt with its result as JSON:
- * {"ok":true|false,"trigger","version","previousVersion","error","atUnixMs","durationUs"}.
+ * {"ok":true|false,"trigger","version","previousVersion","error","at" (RFC 3339),"atUnixMs",
+ * "durationUs"} (ReloadResult::ToJson).
  * `result_json` is valid only during the call. The callback runs on the thread that performed
  * the reload (the caller of recrules_reload, or the policy watcher); it must not call
  * recrules_reload or recrules_close. */

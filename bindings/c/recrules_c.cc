@@ -8,7 +8,6 @@
 #include <exception>
 #include <memory>
 #include <new>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -67,33 +66,6 @@ void SaveException(char** errptr) {
   } catch (...) {
     SaveError(errptr, "internal: unknown exception");
   }
-}
-
-nlohmann::ordered_json NullIfEmpty(const std::string& s) {
-  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
-}
-
-nlohmann::ordered_json ReloadResultJson(const ReloadResult& r) {
-  return {{"ok", r.ok},
-          {"trigger", r.trigger},
-          {"version", r.version},
-          {"previousVersion", r.previous_version},
-          {"error", NullIfEmpty(r.error)},
-          {"atUnixMs", r.at_unix_ms},
-          {"durationUs", r.duration_us}};
-}
-
-nlohmann::ordered_json PolicyInfoJson(const PolicyInfo& info) {
-  return {{"version", info.version},
-          {"path", info.path},
-          {"rules", info.rules},
-          {"default", info.default_action},
-          {"onRuleError", info.on_rule_error},
-          {"mode", info.mode},
-          {"warnings", info.warnings},
-          {"loadedAtUnixMs", info.loaded_at_unix_ms},
-          {"lastReload", info.last_reload ? ReloadResultJson(*info.last_reload)
-                                          : nlohmann::ordered_json(nullptr)}};
 }
 
 }  // namespace
@@ -203,7 +175,7 @@ char* recrules_policy_version(const recrules_engine_t* engine) {
 
 char* recrules_policy_info(const recrules_engine_t* engine) {
   try {
-    return CopyString(PolicyInfoJson(engine->rep->Info()).dump());
+    return CopyString(engine->rep->Info().ToJson());
   } catch (...) {
     return nullptr;
   }
@@ -214,7 +186,7 @@ int recrules_subscribe(recrules_engine_t* engine, recrules_reload_callback callb
     return engine->rep->Subscribe([callback, arg](const ReloadResult& r) {
       // The listener runs inside the engine (C++), so nothing may escape from here.
       try {
-        callback(arg, ReloadResultJson(r).dump().c_str());
+        callback(arg, r.ToJson().c_str());
       } catch (...) {
       }
     });

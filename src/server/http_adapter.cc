@@ -372,17 +372,8 @@ void HttpAdapter::Impl::LogDecision(const std::string& decision_json, std::strin
 }
 
 void HttpAdapter::Impl::Policy(Exchange& ex, const Route& route) {
-  PolicyInfo info = engine->Info();
-  json body = {{"version", info.version},
-               {"path", info.path},
-               {"rules", info.rules},
-               {"default", info.default_action},
-               {"onRuleError", info.on_rule_error},
-               {"mode", info.mode},
-               {"warnings", info.warnings},
-               {"loadedAt", UnixMsToRfc3339(info.loaded_at_unix_ms)},
-               {"lastReload", info.last_reload ? ReloadJson(*info.last_reload) : json(nullptr)}};
-  Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)), &route);
+  // The engine's writer: the same shape as recrules_policy_info in the C API.
+  Reply(ex, JsonResponse(200, engine->Info().ToJson()), &route);
 }
 
 void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {

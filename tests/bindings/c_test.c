@@ -290,6 +290,10 @@ int main(void) {
     CheckJson(info, "\"rules\":[\"builtin:exclusions\"]");
     CheckJson(info, "\"default\":\"record\"");
     CheckJson(info, "\"lastReload\":{\"ok\":false");
+    /* Both time forms: the HTTP adapter's RFC 3339 and the C API's unix milliseconds. */
+    CheckJson(info, "\"loadedAt\":\"");
+    CheckJson(info, "\"loadedAtUnixMs\":");
+    CheckJson(info, "\"atUnixMs\":");
     recrules_free(info);
   }
 

@@ -113,6 +113,7 @@ TEST_CASE("serve: health, decide, explain, policy and keep-alive on one connecti
   CHECK(p["default"] == "record");
   CHECK(p["lastReload"].is_null());
   CHECK(p["loadedAt"].get<std::string>().size() == 24);
+  CHECK(p["loadedAtUnixMs"].get<int64_t>() > 0);  // the C API's key, same writer
 
   CHECK(f.Stop() == 0);
 }

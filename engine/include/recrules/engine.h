@@ -42,6 +42,11 @@ struct ReloadResult {
   std::string error;             // why it failed (the old policy stays), empty when ok
   int64_t at_unix_ms = 0;
   int64_t duration_us = 0;
+
+  // {"ok","trigger","version","previousVersion","error" (null when ok),"at" (RFC 3339, UTC,
+  // milliseconds),"atUnixMs","durationUs"}: one line, no trailing newline.
+  std::string ToJson() const;
+  void AppendJson(std::string* out) const;
 };
 
 // A description of the policy in force.
@@ -55,6 +60,12 @@ struct PolicyInfo {
   std::vector<std::string> warnings;  // e.g. conditional settings ignored under dual-channel
   int64_t loaded_at_unix_ms = 0;
   std::optional<ReloadResult> last_reload;
+
+  // The one JSON shape of a policy description, shared by GET /v1/policy and the C API:
+  // {"version","path","rules":[...],"default","onRuleError","mode","warnings":[...],
+  //  "loadedAt" (RFC 3339),"loadedAtUnixMs","lastReload":{ReloadResult}|null}.
+  std::string ToJson() const;
+  void AppendJson(std::string* out) const;
 };
 
 class Engine {
