@@ -62,7 +62,7 @@ def table(context, data):
     lines = []
     load_avg = context.get("load_avg")
     if load_avg:
-        lines.append("load average at the end of the run: " + " ".join(f"{v:.2f}" for v in load_avg))
+        lines.append("load average when the run started (benchmark context): " + " ".join(f"{v:.2f}" for v in load_avg))
     lines.append(f"{context.get('num_cpus', '?')} CPUs, {context.get('date', '')}")
     for family, title, xlabel in PANELS:
         series = [(s, pts) for (f, s), pts in data.items() if f == family]
@@ -114,7 +114,7 @@ def gnuplot_script(context, data, out_png):
             continue
         g.append(f"set title '{title}'")
         g.append(f"set xlabel '{xlabel}'")
-        g.append("set xtics add (2, 4, 8, 16, 32, 64)" if family == "task_size" else "set xtics auto")
+        g.append("set xtics (1, 2, 4, 8, 16, 32, 64)" if family == "task_size" else "set xtics auto")
         ys = [p["median"] for _, pts in series for p in pts.values()]
         g.append(f"set yrange [{min(ys) / 1.6}:{max(ys) * 2.2}]")
         xs = [x_value(family, x, p) for _, pts in series for x, p in pts.items()]
