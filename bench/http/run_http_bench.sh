@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# HTTP comparison on loopback: POST /v1/decide on `recrules serve`, on the Node reference server
+# and on nginx returning a fixed body (the static ceiling of this machine), under wrk with
+# keep-alive and the peers' corpus bodies. The three are measured in turn within every round,
+# in a rotating order, and the medians over the rounds are compared.
+#
+#   bench/http/run_http_bench.sh [--smoke] [BUILD_DIR]        (BUILD_DIR defaults to build)
+#   env: PEERS=../shared/peers  ROUNDS=5 DURATION=10 THREADS=2 CONNS=64 BODIES=1000
+#        SERVER_THREADS=2  DECISION_LOG=file|/dev/null (file: a rotated file in the run folder)
+#        SERVE_ARGS="..." (more `recrules serve` options)
+# --smoke: 1 round of 1 s per server, on 1 000 generated tasks; checks that everything runs and
+# that no request failed, and exits non-zero when one did. Prints no ratio targets.
+#
+# Bounded in time: every wrk run is under `timeout`, servers get 10 s to come up, and the
+# script stops exactly the processes it started (EXIT trap).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SMOKE=0
+if [ "${1:-}" = "--smoke" ]; then SMOKE=1; shift; fi
+BUILD=${1:-build}
+PEERS=${PEERS:-../shared/peers}
+ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} THREADS=${THREADS:-2} CONNS=${CONNS:-64}
+BODIES=${BODIES:-1000} SERVER_THREADS=${SERVER_THREADS:-2} DECISION_LOG=${DECISION_LOG:-file}
+CORPUS_N=10000
+if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=1 CORPUS_N=1000; fi
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/recrules-httpbench.XXXXXX")
+. bench/http/bench_lib.sh
+bench_init
+
+mkdir -p "$RUN/gen"
+node "$PEERS/gen_corpus.js" --n "$CORPUS_N" --out "$RUN/gen" >/dev/null
+mv "$RUN/gen/corpus.jsonl" "$RUN/corpus.jsonl"
+mkdir -p "$RUN/policy"
+cp "$PEERS/policy.json" "$RUN/policy/policy.json"
+
+if [ "$DECISION_LOG" = file ]; then
+  LOG_ARGS=(--decision-log "$RUN/decisions.log" --decision-log-max-bytes $((64 << 20))
+            --decision-log-keep 1)
+else
+  LOG_ARGS=(--decision-log "$DECISION_LOG")
+fi
+# shellcheck disable=SC2206  # SERVE_ARGS is split on purpose
+EXTRA=(${SERVE_ARGS:-})
+
+start_nginx;                   NGINX_PID=$PID NGINX_URL=$URL
+start_node "$RUN/policy/policy.json"; NODE_PID=$PID NODE_URL=$URL
+start_recrules "$RUN/policy" --threads "$SERVER_THREADS" "${LOG_ARGS[@]}" "${EXTRA[@]}"
+RR_PID=$PID RR_URL=$URL
+
+# The same task must get the same answer from Node and recrules.
+first=$(head -1 "$RUN/corpus.jsonl")
+post() { curl -s --max-time 5 -X POST -H 'Content-Type: application/json' --data-binary "$first" "$1/v1/decide"; }
+echo "sanity node:     $(post "$NODE_URL")"
+echo "sanity recrules: $(post "$RR_URL")"
+
+echo "config: wrk -t$THREADS -c$CONNS -d${DURATION}s keep-alive, POST /v1/decide, $BODIES corpus bodies;" \
+     "recrules --threads $SERVER_THREADS, decision log $DECISION_LOG; rounds=$ROUNDS nproc=$(nproc)"
+echo "load average before: $(load_average)"
+# A short warm-up for each (Node's JIT, first-touch allocations), not counted.
+WARM=3; [ "$SMOKE" = 1 ] && WARM=1
+for t in node recrules nginx; do
+  case $t in node) u=$NODE_URL p=$NODE_PID ;; recrules) u=$RR_URL p=$RR_PID ;; nginx) u=$NGINX_URL p=$NGINX_PID ;; esac
+  run_wrk "warmup_$t" "$p" "$u" "$WARM" corpus.jsonl "$BODIES" >/dev/null
+done
+
+RESULTS=$RUN/results.txt
+ORDER=(nginx node recrules)
+for round in $(seq "$ROUNDS"); do
+  for k in 0 1 2; do
+    t=${ORDER[$(( (round - 1 + k) % 3 ))]}
+    case $t in node) u=$NODE_URL p=$NODE_PID ;; recrules) u=$RR_URL p=$RR_PID ;; nginx) u=$NGINX_URL p=$NGINX_PID ;; esac
+    run_wrk "$t" "$p" "$u" "$DURATION" corpus.jsonl "$BODIES" | sed "s/^/round=$round /" | tee -a "$RESULTS"
+  done
+done
+echo "load average after: $(load_average)"
+echo "recrules serve: VmRSS $(proc_mem_kb "$RR_PID" VmRSS) KiB, VmHWM $(proc_mem_kb "$RR_PID" VmHWM) KiB"
+
+python3 - "$RESULTS" "$SMOKE" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    rows.setdefault(kv["target"], []).append(kv)
+def med(t, k):
+    return statistics.median(float(r.get(k, 0)) for r in rows[t])
+failed = 0
+print("| server | req/s (median) | p50 ms | p99 ms | server CPU % | failed requests |")
+print("|---|---|---|---|---|---|")
+for t in ("recrules", "nginx", "node"):
+    errs = sum(int(r.get(k, 0)) for r in rows[t] for k in
+               ("err_connect", "err_read", "err_write", "err_status", "err_timeout", "wrk_failed"))
+    failed += errs
+    print(f"| {t} | {med(t, 'rps'):,.0f} | {med(t, 'p50_us') / 1000:.2f} | {med(t, 'p99_us') / 1000:.2f} "
+          f"| {med(t, 'server_cpu_pct'):.0f} | {errs} |")
+rr, ng, nd = med("recrules", "rps"), med("nginx", "rps"), med("node", "rps")
+# Ratios per round as well: the three in one round saw the same load.
+per_round = {}
+for t in rows:
+    for r in rows[t]:
+        per_round.setdefault(r["round"], {})[t] = float(r["rps"])
+rn = [v["recrules"] / v["nginx"] for v in per_round.values() if v.get("nginx")]
+rd = [v["recrules"] / v["node"] for v in per_round.values() if v.get("node")]
+print(f"recrules/nginx = {rr / ng:.2f} (target >= 0.60; per round: {' '.join(f'{x:.2f}' for x in rn)})")
+print(f"recrules/node  = {rr / nd:.2f}x (target >= 4x; per round: {' '.join(f'{x:.2f}' for x in rd)})")
+print(f"failed requests: {failed}")
+sys.exit(1 if failed or rr == 0 or ng == 0 or nd == 0 else 0)
+PY
