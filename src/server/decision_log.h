@@ -2,9 +2,9 @@
 // this call recorded". Lines go to a file (rotated by size) or to stdout.
 //
 // Requests never wait for the disk: Append queues the line and a background writer thread
-// writes batches. Only when more than `max_queued_bytes` wait (the disk has stalled) does
-// Append block, so that no line is dropped. Close writes everything queued, then returns.
-// Thread-safe.
+// writes batches, at most about 10 ms after a line was queued. Only when more than
+// `max_queued_bytes` wait (the disk has stalled) does Append block, so that no line is dropped.
+// Close writes everything queued, then returns. Thread-safe.
 #pragma once
 
 #include <condition_variable>

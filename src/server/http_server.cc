@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -19,6 +20,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// Each connection belongs to one io_context, run by one thread: its handlers never run in
+// parallel, so it needs no strand, and the concrete executor type avoids Asio's type-erased
+// executor on every operation.
+using Executor = asio::io_context::executor_type;
+using Stream = beast::basic_stream<tcp, Executor>;
 
 std::string_view HttpRequest::path() const {
   std::string_view t = target;
@@ -70,18 +76,22 @@ struct HttpServer::Impl {
   std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
   uint64_t next_session = 1;
   std::atomic<bool> draining{false};
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  tcp::acceptor acceptor;
+  // One io_context per I/O thread; connections are spread over them in turn. The acceptor
+  // runs on the first.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<Executor>> work;
+  size_t next_context = 0;  // used by the accept handler only
+  std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
 
   Impl(HttpServerOptions o, RequestHandler h, ResponseObserver obs)
-      : options(std::move(o)),
-        handler(std::move(h)),
-        observer(std::move(obs)),
-        ioc(std::max(1, options.io_threads)),
-        work(asio::make_work_guard(ioc)),
-        acceptor(ioc) {}
+      : options(std::move(o)), handler(std::move(h)), observer(std::move(obs)) {
+    for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      work.push_back(asio::make_work_guard(*contexts.back()));
+    }
+    acceptor.emplace(*contexts.front());
+  }
 
   void Accept();
   void Forget(uint64_t id) {
@@ -91,12 +101,16 @@ struct HttpServer::Impl {
 };
 
 // One connection: reads requests one after another (HTTP/1.1 keep-alive, no pipelining in
-// parallel), hands each to the handler, writes its response. All of its work runs on its own
-// strand, so a reply from a worker thread never races the connection's reads.
+// parallel), hands each to the handler, writes its response. All of its work runs on its
+// io_context's one thread, so a reply from a worker thread never races the connection's reads.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, uint64_t id, tcp::socket socket)
-      : server_(server), id_(id), stream_(std::move(socket)) {}
+  Session(HttpServer::Impl* server, uint64_t id, Stream::socket_type socket)
+      : server_(server), id_(id), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = remote.address().to_string();
+  }
   ~Session() { server_->Forget(id_); }
 
   void Start() {
@@ -181,22 +195,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     reading_ = false;
-    auto req = parser_->release();
-    request_ = HttpRequest{};
-    request_.method = std::string(req.method_string());
-    request_.target = std::string(req.target());
-    request_.headers.reserve(8);
+    auto& req = parser_->get();
+    // The request's strings are assigned, not rebuilt, so they keep their buffers.
+    request_.method.assign(req.method_string().data(), req.method_string().size());
+    request_.target.assign(req.target().data(), req.target().size());
+    request_.headers.clear();
     for (const auto& field : req) {
       auto name = field.name_string();
       request_.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
                                     std::string(field.value()));
     }
     request_.body = std::move(req.body());
+    request_.remote_address = remote_address_;
     keep_alive_ = req.keep_alive();
     version_ = req.version();
-    beast::error_code ignored;
-    auto remote = stream_.socket().remote_endpoint(ignored);
-    if (!ignored) request_.remote_address = remote.address().to_string();
     started_ = Clock::now();
     stream_.expires_never();
     try {
@@ -217,22 +229,33 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(std::move(r));
   }
 
+  // The response head is written by hand into a reused buffer, and sent with the body in one
+  // gathered write: Beast's fields container and serializer cost more than the decision.
   void Write(HttpResponse r) {
     if (writing_) return;  // a second reply for one request: ignore
     writing_ = true;
-    res_ = {};
-    res_.version(version_);
-    res_.result(unsigned(r.status));
-    res_.set(http::field::server, "recrules");
-    if (!r.content_type.empty()) res_.set(http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) res_.insert(name, value);
     const bool keep = keep_alive_ && !server_->draining.load(std::memory_order_relaxed);
-    res_.keep_alive(keep);
     if (server_->observer) server_->observer(request_, r, Clock::now() - started_);
-    res_.body() = std::move(r.body);
-    res_.prepare_payload();
+    head_.clear();
+    head_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head_ += std::to_string(r.status);
+    head_ += ' ';
+    auto reason = http::obsolete_reason(http::int_to_status(unsigned(r.status)));
+    head_.append(reason.data(), reason.size());
+    head_ += "\r\nServer: recrules\r\n";
+    if (!r.content_type.empty()) AppendField("Content-Type", r.content_type);
+    for (const auto& [name, value] : r.headers) AppendField(name, value);
+    // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
+    if (version_ >= 11 && !keep) head_ += "Connection: close\r\n";
+    if (version_ < 11 && keep) head_ += "Connection: keep-alive\r\n";
+    const bool has_body = !(r.status / 100 == 1 || r.status == 204 || r.status == 304);
+    if (has_body) AppendField("Content-Length", std::to_string(r.body.size()));
+    head_ += "\r\n";
+    body_ = std::move(r.body);
+    if (!has_body) body_.clear();
+    std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
     stream_.expires_after(server_->options.request_timeout);
-    http::async_write(stream_, res_,
+    asio::async_write(stream_, buffers,
                       [self = shared_from_this(), keep](beast::error_code ec, size_t) {
                         self->writing_ = false;
                         if (ec || !keep) {
@@ -245,13 +268,22 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  void AppendField(std::string_view name, std::string_view value) {
+    head_ += name;
+    head_ += ": ";
+    head_ += value;
+    head_ += "\r\n";
+  }
+
   HttpServer::Impl* server_;
   uint64_t id_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
-  http::response<http::string_body> res_;
+  std::string remote_address_;
+  std::string head_;  // the response head being written
+  std::string body_;  // the response body being written
   Clock::time_point started_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
@@ -282,8 +314,10 @@ std::chrono::steady_clock::time_point Exchange::started() const {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  Executor target = contexts[next_context]->get_executor();
+  next_context = (next_context + 1) % contexts.size();
+  acceptor->async_accept(target, [this](beast::error_code ec, Stream::socket_type s) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
     if (!ec) {
       beast::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
@@ -315,7 +349,7 @@ Status HttpServer::Listen() {
   const std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
   if (ec) return Status::InvalidInput("--listen " + where + ": not an IP address");
   tcp::endpoint endpoint(address, impl_->options.port);
-  auto& a = impl_->acceptor;
+  auto& a = *impl_->acceptor;
   a.open(endpoint.protocol(), ec);
   if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(endpoint, ec);
@@ -326,14 +360,14 @@ Status HttpServer::Listen() {
 
 uint16_t HttpServer::port() const {
   beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
+  auto ep = impl_->acceptor->local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 
 void HttpServer::Start() {
   impl_->Accept();
-  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (auto& context : impl_->contexts) {
+    impl_->threads.emplace_back([c = context.get()] { c->run(); });
   }
 }
 
@@ -345,9 +379,9 @@ size_t HttpServer::open_connections() const {
 void HttpServer::Drain(std::chrono::milliseconds grace) {
   Impl& s = *impl_;
   s.draining = true;
-  asio::post(s.ioc, [&s] {
+  asio::post(*s.contexts.front(), [&s] {
     beast::error_code ignored;
-    s.acceptor.close(ignored);
+    s.acceptor->close(ignored);
   });
   auto each_session = [&s](auto fn) {
     std::vector<std::shared_ptr<Session>> live;
@@ -372,7 +406,7 @@ void HttpServer::Drain(std::chrono::milliseconds grace) {
                  open_connections());
     each_session([](Session& session) { session.Close(); });
   }
-  s.work.reset();
+  for (auto& w : s.work) w.reset();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
 }
