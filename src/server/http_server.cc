@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 // parallel, so it needs no strand, and the concrete executor type avoids Asio's type-erased
 // executor on every operation.
 using Executor = asio::io_context::executor_type;
-using Stream = beast::basic_stream<tcp, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 std::string_view HttpRequest::path() const {
   std::string_view t = target;
@@ -105,16 +106,17 @@ struct HttpServer::Impl {
 // io_context's one thread, so a reply from a worker thread never races the connection's reads.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, uint64_t id, Stream::socket_type socket)
-      : server_(server), id_(id), stream_(std::move(socket)) {
+  Session(HttpServer::Impl* server, uint64_t id, Socket socket)
+      : server_(server), id_(id), socket_(std::move(socket)), timer_(socket_.get_executor()) {
+    buffer_.reserve(kReadSize);
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = socket_.remote_endpoint(ec);
     if (!ec) remote_address_ = remote.address().to_string();
   }
   ~Session() { server_->Forget(id_); }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
   // Called on the strand during a drain: a connection waiting for its next request closes now.
@@ -123,13 +125,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void Close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+    deadline_ = Clock::time_point::max();
   }
-  auto executor() { return stream_.get_executor(); }
+  auto executor() { return socket_.get_executor(); }
 
   void Reply(HttpResponse response) {
-    asio::dispatch(stream_.get_executor(),
+    asio::dispatch(socket_.get_executor(),
                    [self = shared_from_this(), r = std::move(response)]() mutable {
                      self->Write(std::move(r));
                    });
@@ -143,21 +147,21 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(uint32_t(server_->options.max_header_bytes));
     reading_ = true;
-    stream_.expires_after(server_->options.idle_timeout);
+    SetDeadline(server_->options.idle_timeout);
     http::async_read_header(
-        stream_, buffer_, *parser_,
+        socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    stream_.expires_after(server_->options.request_timeout);
+    SetDeadline(server_->options.request_timeout);
     const auto& req = parser_->get();
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue") &&
         !parser_->is_done()) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      asio::async_write(stream_, asio::buffer(kContinue),
+      asio::async_write(socket_, asio::buffer(kContinue),
                         [self = shared_from_this()](beast::error_code wec, size_t) {
                           if (wec) return self->Close();
                           self->ReadBody();
@@ -169,7 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     http::async_read(
-        stream_, buffer_, *parser_,
+        socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
@@ -210,7 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     started_ = Clock::now();
-    stream_.expires_never();
+    deadline_ = Clock::time_point::max();  // the handler may take its time (a worker's reply)
     try {
       server_->handler(Exchange(shared_from_this()));
     } catch (const std::exception& e) {
@@ -254,13 +258,13 @@ class Session : public std::enable_shared_from_this<Session> {
     body_ = std::move(r.body);
     if (!has_body) body_.clear();
     std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
-    stream_.expires_after(server_->options.request_timeout);
-    asio::async_write(stream_, buffers,
+    SetDeadline(server_->options.request_timeout);
+    asio::async_write(socket_, buffers,
                       [self = shared_from_this(), keep](beast::error_code ec, size_t) {
                         self->writing_ = false;
                         if (ec || !keep) {
                           beast::error_code ignored;
-                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                          self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
                           return self->Close();
                         }
                         if (self->server_->draining.load()) return self->Close();
@@ -275,9 +279,40 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ += "\r\n";
   }
 
+  // Timeouts: one deadline per connection, moved forward by every read and write, and one timer
+  // that is re-armed only when it fires before the deadline or the deadline moves earlier than
+  // it. Setting a deadline is then a store, not a timer operation (and a timerfd system call)
+  // per request.
+  void SetDeadline(std::chrono::seconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    if (deadline_ < armed_) Arm(deadline_);
+  }
+  void Arm(Clock::time_point at) {
+    armed_ = at;
+    timer_.expires_at(at);  // cancels the wait before, whose handler then sees operation_aborted
+    timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->OnTimer();
+    });
+  }
+  void OnTimer() {
+    armed_ = Clock::time_point::max();
+    if (deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() >= deadline_) return Close();  // the pending read or write ends aborted
+    Arm(deadline_);
+  }
+
+  // A request read in one receive when it fits (Beast reads at least 512 bytes, and otherwise
+  // as much as the buffer has room for).
+  static constexpr size_t kReadSize = 8192;
+
   HttpServer::Impl* server_;
   uint64_t id_;
-  Stream stream_;
+  Socket socket_;
+  Timer timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point armed_ = Clock::time_point::max();  // when the pending wait ends
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
@@ -316,7 +351,7 @@ std::chrono::steady_clock::time_point Exchange::started() const {
 void HttpServer::Impl::Accept() {
   Executor target = contexts[next_context]->get_executor();
   next_context = (next_context + 1) % contexts.size();
-  acceptor->async_accept(target, [this](beast::error_code ec, Stream::socket_type s) {
+  acceptor->async_accept(target, [this](beast::error_code ec, Socket s) {
     if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
     if (!ec) {
       beast::error_code ignored;
