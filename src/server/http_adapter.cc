@@ -276,7 +276,7 @@ void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
   const HttpRequest& req = ex.request();
   HttpResponse r;
   r.status = 204;
-  r.content_type.clear();
+  r.content_type = {};
   std::string allowed = AllowedOrigin(access, req.Header("origin"));
   if (!allowed.empty()) {
     r.headers.emplace_back("Access-Control-Allow-Origin", allowed);
@@ -359,7 +359,7 @@ void HttpAdapter::Impl::LogDecision(const std::string& decision_json, std::strin
   std::string line;
   line.reserve(decision_json.size() + 96 + extra_fields.size());
   line += "{\"time\":\"";
-  line += NowRfc3339();
+  AppendNowRfc3339(&line);
   line += "\",\"type\":\"decision\",\"source\":\"";
   line += source;
   line += "\",";

@@ -35,7 +35,7 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a literal: static storage only
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   // The route that answered, for metrics ("/v1/decide", "unmatched", ...). Not sent.

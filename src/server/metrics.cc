@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -76,16 +77,24 @@ Metrics::Metrics() {
   started_unix_ = int64_t(std::time(nullptr));
 }
 
-void Metrics::Add(Family& family, Labels labels, uint64_t n) {
+void Metrics::AddLocked(Family& family, LabelView labels, uint64_t n) {
+  auto it = family.values.find(labels);
+  if (it == family.values.end()) {
+    it = family.values.emplace(Labels(labels.begin(), labels.end()), 0).first;
+  }
+  it->second += n;
+}
+
+void Metrics::Add(Family& family, LabelView labels, uint64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
-  family.values[std::move(labels)] += n;
+  AddLocked(family, labels, n);
 }
 
 void Metrics::CountDecision(const Decision& d) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    decisions_.values[{ActionName(d.action), d.rule, EventName(d.event)}] += 1;
-    for (const std::string& e : d.rule_errors) rule_errors_.values[{RuleOfError(e)}] += 1;
+    AddLocked(decisions_, {ActionName(d.action), d.rule, EventName(d.event)});
+    for (const std::string& e : d.rule_errors) AddLocked(rule_errors_, {RuleOfError(e)});
   }
   const double seconds = double(d.latency_ns) / 1e9;
   size_t i = 0;
@@ -105,7 +114,9 @@ void Metrics::CountTwilioCall(const std::string& operation, const std::string& r
 }
 
 void Metrics::CountHttp(const std::string& route, int status, double seconds) {
-  Add(http_requests_, {route, std::to_string(status)});
+  char status_text[12];
+  auto [end, ec] = std::to_chars(status_text, status_text + sizeof status_text, status);
+  Add(http_requests_, {route, std::string_view(status_text, size_t(end - status_text))});
   size_t i = 0;
   while (i < kHttpBuckets.size() && seconds > kHttpBuckets[i]) ++i;
   http_seconds_buckets_[i].fetch_add(1, std::memory_order_relaxed);

@@ -3,12 +3,15 @@
 // small map (labels are few: actions x rules, routes x statuses); the latency histogram is atomic.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "recrules/decision.h"
@@ -34,12 +37,25 @@ class Metrics {
 
  private:
   using Labels = std::vector<std::string>;  // label values in the family's label order
+  // Label values to look up with: counting an existing label set allocates nothing.
+  using LabelView = std::initializer_list<std::string_view>;
+  struct LabelsLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(
+          a.begin(), a.end(), b.begin(), b.end(),
+          [](std::string_view x, std::string_view y) { return x < y; });
+    }
+  };
   struct Family {
     std::string name, help, type;
     std::vector<std::string> label_names;
-    std::map<Labels, uint64_t> values;
+    std::map<Labels, uint64_t, LabelsLess> values;
   };
-  void Add(Family& family, Labels labels, uint64_t n = 1);
+  // Adds n under the labels; the caller holds mu_.
+  static void AddLocked(Family& family, LabelView labels, uint64_t n = 1);
+  void Add(Family& family, LabelView labels, uint64_t n = 1);
   static void RenderFamily(const Family& family, std::string* out);
 
   mutable std::mutex mu_;
