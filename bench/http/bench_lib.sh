@@ -1,6 +1,7 @@
 # Shared by the HTTP benchmark scripts in this folder (sourced, not run).
 # The caller sets RUN (a temporary folder), PEERS (the peer baseline folder) and BUILD, and
-# calls bench_init first. Every server started here is remembered by PID and stopped by
+# calls bench_init first. bench_init exits 77 (a skip for ctest) when a tool or the peers folder
+# is missing. Every server started here is remembered by PID and stopped by
 # bench_cleanup (installed as the EXIT trap): the scripts never kill anything they did not start.
 
 BENCH_PIDS=()
@@ -31,9 +32,9 @@ bench_init() {
   trap 'exit 130' INT TERM
   local tool
   for tool in wrk nginx node curl python3 timeout; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool (scripts/install-deps.sh)" >&2; exit 2; }
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool (scripts/install-deps.sh)" >&2; exit 77; }
   done
-  [ -f "$PEERS/node_server.js" ] || { echo "no peers folder at '$PEERS' (set PEERS)" >&2; exit 2; }
+  [ -f "$PEERS/node_server.js" ] || { echo "no peers folder at '$PEERS' (set PEERS)" >&2; exit 77; }
   [ -x "$BUILD/src/recrules" ] || { echo "build $BUILD/src/recrules first" >&2; exit 2; }
   mkdir -p "$RUN/tmp"
 }
