@@ -8,6 +8,10 @@
 #   env: PEERS=../shared/peers  ROUNDS=5 DURATION=10 THREADS=2 CONNS=64 BODIES=1000
 #        SERVER_THREADS=2  DECISION_LOG=file|/dev/null (file: a rotated file in the run folder)
 #        SERVE_ARGS="..." (more `recrules serve` options)
+#        BASELINE=<another recrules binary>: measured as a fourth server, "baseline", in the same
+#        rotation (e.g. a build of an earlier commit, to see what a change moved);
+#        BASELINE_THREADS=<n> runs it with another --threads (BASELINE=build/src/recrules then
+#        compares thread counts)
 # --smoke: 1 round of 1 s per server, on 1 000 generated tasks; checks that everything runs and
 # that no request failed, and exits non-zero when one did. Prints no ratio targets.
 #
@@ -46,6 +50,17 @@ start_nginx;                   NGINX_PID=$PID NGINX_URL=$URL
 start_node "$RUN/policy/policy.json"; NODE_PID=$PID NODE_URL=$URL
 start_recrules "$RUN/policy" --threads "$SERVER_THREADS" "${LOG_ARGS[@]}" "${EXTRA[@]}"
 RR_PID=$PID RR_URL=$URL
+TARGETS=(nginx node recrules)
+if [ -n "${BASELINE:-}" ]; then
+  mkdir -p "$RUN/base/src"
+  ln -s "$(realpath "$BASELINE")" "$RUN/base/src/recrules"
+  BUILD=$RUN/base start_recrules "$RUN/policy" --threads "${BASELINE_THREADS:-$SERVER_THREADS}" \
+    "${LOG_ARGS[@]/decisions.log/baseline-decisions.log}"
+  BASE_PID=$PID BASE_URL=$URL
+  TARGETS+=(baseline)
+fi
+url_of() { case $1 in node) echo "$NODE_URL $NODE_PID" ;; recrules) echo "$RR_URL $RR_PID" ;;
+                      nginx) echo "$NGINX_URL $NGINX_PID" ;; baseline) echo "$BASE_URL $BASE_PID" ;; esac; }
 
 # The same task must get the same answer from Node and recrules.
 first=$(head -1 "$RUN/corpus.jsonl")
@@ -58,17 +73,17 @@ echo "config: wrk -t$THREADS -c$CONNS -d${DURATION}s keep-alive, POST /v1/decide
 echo "load average before: $(load_average)"
 # A short warm-up for each (Node's JIT, first-touch allocations), not counted.
 WARM=3; [ "$SMOKE" = 1 ] && WARM=1
-for t in node recrules nginx; do
-  case $t in node) u=$NODE_URL p=$NODE_PID ;; recrules) u=$RR_URL p=$RR_PID ;; nginx) u=$NGINX_URL p=$NGINX_PID ;; esac
+for t in "${TARGETS[@]}"; do
+  read -r u p <<<"$(url_of "$t")"
   run_wrk "warmup_$t" "$p" "$u" "$WARM" corpus.jsonl "$BODIES" >/dev/null
 done
 
 RESULTS=$RUN/results.txt
-ORDER=(nginx node recrules)
+n=${#TARGETS[@]}
 for round in $(seq "$ROUNDS"); do
-  for k in 0 1 2; do
-    t=${ORDER[$(( (round - 1 + k) % 3 ))]}
-    case $t in node) u=$NODE_URL p=$NODE_PID ;; recrules) u=$RR_URL p=$RR_PID ;; nginx) u=$NGINX_URL p=$NGINX_PID ;; esac
+  for k in $(seq 0 $((n - 1))); do
+    t=${TARGETS[$(( (round - 1 + k) % n ))]}
+    read -r u p <<<"$(url_of "$t")"
     run_wrk "$t" "$p" "$u" "$DURATION" corpus.jsonl "$BODIES" | sed "s/^/round=$round /" | tee -a "$RESULTS"
   done
 done
@@ -86,7 +101,7 @@ def med(t, k):
 failed = 0
 print("| server | req/s (median) | p50 ms | p99 ms | server CPU % | failed requests |")
 print("|---|---|---|---|---|---|")
-for t in ("recrules", "nginx", "node"):
+for t in [t for t in ("recrules", "baseline", "nginx", "node") if t in rows]:
     errs = sum(int(r.get(k, 0)) for r in rows[t] for k in
                ("err_connect", "err_read", "err_write", "err_status", "err_timeout", "wrk_failed"))
     failed += errs
@@ -102,6 +117,10 @@ rn = [v["recrules"] / v["nginx"] for v in per_round.values() if v.get("nginx")]
 rd = [v["recrules"] / v["node"] for v in per_round.values() if v.get("node")]
 print(f"recrules/nginx = {rr / ng:.2f} (target >= 0.60; per round: {' '.join(f'{x:.2f}' for x in rn)})")
 print(f"recrules/node  = {rr / nd:.2f}x (target >= 4x; per round: {' '.join(f'{x:.2f}' for x in rd)})")
+if "baseline" in rows:
+    rb = [v["recrules"] / v["baseline"] for v in per_round.values() if v.get("baseline")]
+    print(f"recrules/baseline = {rr / med('baseline', 'rps'):.2f} (per round: {' '.join(f'{x:.2f}' for x in rb)})")
+    print(f"baseline/nginx = {med('baseline', 'rps') / ng:.2f}, baseline/node = {med('baseline', 'rps') / nd:.2f}x")
 print(f"failed requests: {failed}")
 sys.exit(1 if failed or rr == 0 or ng == 0 or nd == 0 else 0)
 PY

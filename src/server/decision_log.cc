@@ -91,6 +91,15 @@ void DecisionLog::Run() {
 // Writes whole lines; a file is rotated only between lines, before the line that would take it
 // past the size limit.
 void DecisionLog::WriteBatch(const std::string& batch) {
+  // The common case: the whole batch fits before the size limit, one write.
+  if (!owns_file_ || options_.max_file_bytes == 0 ||
+      file_bytes_ + batch.size() <= options_.max_file_bytes) {
+    if (std::fwrite(batch.data(), 1, batch.size(), file_) != batch.size()) {
+      spdlog::error("decision log: write failed: {}", std::strerror(errno));
+    }
+    file_bytes_ += batch.size();
+    return;
+  }
   size_t pos = 0;
   while (pos < batch.size()) {
     size_t end = batch.find('\n', pos);
