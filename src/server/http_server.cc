@@ -119,7 +119,8 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
-  // Called on the strand during a drain: a connection waiting for its next request closes now.
+  // Called on the connection's thread during a drain: a connection waiting for its next request
+  // closes now.
   void CloseIfIdle() {
     if (reading_ && parser_ && !parser_->got_some() && buffer_.size() == 0) Close();
   }
