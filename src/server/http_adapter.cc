@@ -122,16 +122,6 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json ReloadJson(const ReloadResult& r) {
-  return {{"ok", r.ok},
-          {"trigger", r.trigger},
-          {"version", r.version},
-          {"previousVersion", r.previous_version},
-          {"error", r.error.empty() ? json(nullptr) : json(r.error)},
-          {"at", UnixMsToRfc3339(r.at_unix_ms)},
-          {"durationUs", r.duration_us}};
-}
-
 }  // namespace
 
 struct HttpAdapter::Impl {
@@ -311,14 +301,15 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
       auto shared = std::make_shared<Exchange>(std::move(ex));
       boost::asio::post(workers, [this, shared, &route] {
         ReloadResult result = engine->Reload("api");
-        json body = {{"reload", ReloadJson(result)}};
+        std::string body = "{";
         if (!result.ok) {
-          body["error"] = {{"code", "invalid_policy"}, {"message", result.error}};
+          json error = {{"code", "invalid_policy"}, {"message", result.error}};
+          body += "\"error\":" + error.dump(-1, ' ', false, json::error_handler_t::replace) + ",";
         }
-        Reply(*shared,
-              JsonResponse(result.ok ? 200 : 422,
-                           body.dump(-1, ' ', false, json::error_handler_t::replace)),
-              &route);
+        body += "\"reload\":";
+        result.AppendJson(&body);
+        body += "}";
+        Reply(*shared, JsonResponse(result.ok ? 200 : 422, std::move(body)), &route);
       });
       return;
     }

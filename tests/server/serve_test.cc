@@ -285,6 +285,9 @@ TEST_CASE("serve: reload through the API and SIGHUP; a bad policy keeps the old 
   CHECK(reload["ok"] == true);
   CHECK(reload["trigger"] == "api");
   CHECK(reload["previousVersion"] == v1);
+  CHECK(reload["error"].is_null());
+  CHECK(reload["atUnixMs"].get<int64_t>() > 0);
+  CHECK(reload["at"].get<std::string>().back() == 'Z');
   std::string v2 = reload["version"];
   CHECK(v2 != v1);
   CHECK(Body(c.Request("POST", "/v1/decide",
@@ -296,6 +299,7 @@ TEST_CASE("serve: reload through the API and SIGHUP; a bad policy keeps the old 
   CHECK(Body(bad)["error"]["code"] == "invalid_policy");
   CHECK(Body(bad)["reload"]["ok"] == false);
   CHECK(Body(bad)["reload"]["version"] == v2);
+  CHECK(Body(bad)["reload"]["error"] == Body(bad)["error"]["message"]);
   json p = Body(c.Request("GET", "/v1/policy"));
   CHECK(p["version"] == v2);
   CHECK(p["lastReload"]["ok"] == false);
