@@ -1,6 +1,7 @@
 // The sandbox: an allowlisted, read-only global environment, per-rule environments, freezing of
 // what a rule file builds at load, and the limits' hook and message handler.
 #include <cstdio>
+#include <string_view>
 
 #include "lua/lua_internal.h"
 
@@ -175,6 +176,127 @@ int SafeDateBody(lua_State* L, std::string*) {
   lua_insert(L, 1);
   lua_call(L, n, 1);
   return 1;
+}
+
+// Lua's pattern matcher runs in C, where the count hook never fires: a pattern that backtracks
+// (".-b", "a*a*b") on a long subject would run for minutes inside one string.find. So each
+// pattern function is charged its worst case against the instruction budget before it runs,
+// and refused as over the budget when that worst case does not fit.
+enum class PatternFn { kFind, kMatch, kGmatch, kGsub };
+constexpr double kPatternStepsPerInstruction = 2;
+
+// An upper bound of the matcher's steps for pattern `p` on a subject of `n` bytes: every start
+// position, times the pattern's items, times (n + 1) for each repetition that has more pattern
+// after it (it backtracks through every length) or that is a %b or a back-reference, times 2 for
+// each '?'. A repetition at the very end only runs forward.
+double PatternWorstCase(std::string_view p, size_t n, bool anchor_allowed) {
+  const double len = double(n) + 1;
+  bool anchored = false;
+  size_t i = 0;
+  if (anchor_allowed && !p.empty() && p[0] == '^') {
+    anchored = true;
+    i = 1;
+  }
+  double items = 0, factor = 1;
+  bool pending_repeat = false;  // the last repetition seen, until another item follows it
+  while (i < p.size()) {
+    char c = p[i];
+    if (c == '(' || c == ')') {
+      ++i;
+      continue;
+    }
+    if (c == '$' && i + 1 == p.size()) break;
+    if (pending_repeat) factor *= len;  // more pattern after a repetition: it backtracks
+    pending_repeat = false;
+    items += 1;
+    bool single_char = true;
+    if (c == '%' && i + 1 < p.size()) {
+      char e = p[i + 1];
+      if (e == 'b') {
+        factor *= len;
+        i += 4;
+        continue;
+      }
+      if (e == 'f') {
+        i += 2;
+        single_char = false;
+      } else if (e >= '0' && e <= '9') {
+        factor *= len;
+        i += 2;
+        continue;
+      } else {
+        i += 2;
+      }
+    } else if (c == '[') {
+      ++i;
+      if (i < p.size() && p[i] == '^') ++i;
+      if (i < p.size() && p[i] == ']') ++i;
+      while (i < p.size() && p[i] != ']') i += p[i] == '%' ? 2 : 1;
+      ++i;
+    } else {
+      ++i;
+    }
+    if (!single_char) {
+      // %f[set]: the set follows.
+      if (i < p.size() && p[i] == '[') {
+        ++i;
+        if (i < p.size() && p[i] == '^') ++i;
+        if (i < p.size() && p[i] == ']') ++i;
+        while (i < p.size() && p[i] != ']') i += p[i] == '%' ? 2 : 1;
+        ++i;
+      }
+      continue;
+    }
+    if (i < p.size()) {
+      char q = p[i];
+      if (q == '*' || q == '+' || q == '-') {
+        pending_repeat = true;
+        ++i;
+      } else if (q == '?') {
+        factor *= 2;
+        ++i;
+      }
+    }
+  }
+  const double starts = anchored ? 1 : len;
+  return starts * (items + 1) * factor + len;
+}
+
+template <PatternFn Fn>
+int GuardedPatternBody(lua_State* L, std::string* error) {
+  static const char* const kNames[] = {"string.find", "string.match", "string.gmatch",
+                                       "string.gsub"};
+  const bool plain = Fn == PatternFn::kFind && lua_toboolean(L, 4);
+  if (!plain && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING) {
+    size_t n = 0, m = 0;
+    lua_tolstring(L, 1, &n);
+    const char* pattern = lua_tolstring(L, 2, &m);
+    double steps = PatternWorstCase(std::string_view(pattern, m), n, Fn != PatternFn::kGmatch);
+    double cost = steps / kPatternStepsPerInstruction;
+    HostContext* h = Host(L);
+    if (h->budget_exceeded || cost >= double(h->instructions_left)) {
+      h->budget_exceeded = true;
+      lua_Debug ar;
+      std::string where = "?";
+      if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+        where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+      }
+      where +=
+          std::string(" (") + kNames[int(Fn)] + " on a " + std::to_string(n) + "-byte subject)";
+      size_t len = std::min(where.size(), sizeof h->budget_where - 1);
+      std::memcpy(h->budget_where, where.data(), len);
+      h->budget_where[len] = '\0';
+      lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);  // as the count hook does: no pcall escape
+      *error = "instruction limit exceeded";
+      return -1;
+    }
+    h->instructions_left -= int64_t(cost);
+  }
+  int args = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, args, LUA_MULTRET);
+  return lua_gettop(L);
 }
 
 // Copies the fields `names` of the table at `from` into the table at `to`.
@@ -465,6 +587,11 @@ void OpenSandbox(lua_State* L, const nlohmann::json& features,
   lua_getfield(L, loaded, LUA_STRLIBNAME);
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
+  // The same table is the strings' __index, so s:find(...) is guarded too.
+  WrapField(L, -1, "find", LuaBoundary<GuardedPatternBody<PatternFn::kFind>>);
+  WrapField(L, -1, "match", LuaBoundary<GuardedPatternBody<PatternFn::kMatch>>);
+  WrapField(L, -1, "gmatch", LuaBoundary<GuardedPatternBody<PatternFn::kGmatch>>);
+  WrapField(L, -1, "gsub", LuaBoundary<GuardedPatternBody<PatternFn::kGsub>>);
   lua_setfield(L, env, LUA_STRLIBNAME);
   lua_getfield(L, loaded, LUA_TABLIBNAME);
   lua_setfield(L, env, LUA_TABLIBNAME);
