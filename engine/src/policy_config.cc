@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "json.h"
 
@@ -28,6 +31,24 @@ const std::vector<std::string>& DefaultRuleOrder() {
                                                  "builtin:internal_calls",
                                                  "builtin:already_recorded"};
   return order;
+}
+
+Status CheckInsidePolicyFolder(const std::string& dir, const std::string& rel) {
+  char real_dir[PATH_MAX], real_file[PATH_MAX];
+  if (::realpath(dir.c_str(), real_dir) == nullptr) return Status::Ok();
+  const std::string path = dir + "/" + rel;
+  if (::realpath(path.c_str(), real_file) == nullptr) return Status::Ok();
+  std::string inside = real_dir;
+  if (inside.back() != '/') inside += '/';
+  if (std::string_view(real_file).substr(0, inside.size()) != inside) {
+    return Status::InvalidPolicy(std::string("resolves outside the policy folder (to ") +
+                                 real_file + ")");
+  }
+  struct stat st {};
+  if (::stat(real_file, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::InvalidPolicy("not a regular file");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> ReadFile(const std::string& path) {

@@ -71,4 +71,11 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path);
 // Reads a whole file; kNotFound / kUnavailable with the path in the message.
 Result<std::string> ReadFile(const std::string& path);
 
+// A policy reads only what its folder holds: `rel` (a rule or data file, relative to `dir`)
+// must be a regular file whose real path, symbolic links resolved, lies inside the folder.
+// Ok when the file does not exist (reading it reports that). Otherwise an error message
+// without the file's name, for the caller to prefix: "resolves outside the policy folder
+// (to /etc/passwd)" or "not a regular file".
+Status CheckInsidePolicyFolder(const std::string& dir, const std::string& rel);
+
 }  // namespace recrules::detail

@@ -553,6 +553,9 @@ Status LoadDataFiles(PolicyConfig* config, LuaProgram* program) {
   std::sort(names.begin(), names.end());
   for (const std::string& n : names) {
     std::string rel = "data/" + n;
+    if (Status inside = CheckInsidePolicyFolder(config->dir, rel); !inside.ok()) {
+      return Status::InvalidPolicy(rel + ": " + inside.message());
+    }
     auto text = ReadFile(dir + "/" + n);
     if (!text.ok()) return Status::InvalidPolicy(rel + ": " + text.status().message());
     nlohmann::json value;
@@ -605,6 +608,9 @@ Result<std::unique_ptr<Rule>> MakeLuaRule(const std::string& name, const std::st
       name.find("/../") != std::string::npos) {
     return Status::InvalidPolicy(c.file + ": " + where + ": \"" + name +
                                  "\" must be a path inside the policy folder");
+  }
+  if (Status inside = CheckInsidePolicyFolder(c.dir, name); !inside.ok()) {
+    return Status::InvalidPolicy(c.file + ": " + where + ": \"" + name + "\" " + inside.message());
   }
   auto text = ReadFile(c.dir + "/" + name);
   if (!text.ok()) {
