@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <ctime>
+#include <deque>
+#include <mutex>
+#include <unordered_set>
 
 #include "server/form.h"
 #include "server/recording_actions.h"
@@ -124,6 +127,36 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
 
 }  // namespace
 
+// The reservations whose reservation.accepted was handled. TaskRouter accepts a reservation
+// once, so a second callback for it is a replay (an attacker resending a signed request, whose
+// signature carries no time) or a retry: it must not start a second recording. Keeps the most
+// recent kKeep reservations. Thread-safe.
+class AcceptedReservations {
+ public:
+  static constexpr size_t kKeep = 100000;
+  // True the first time `reservation_sid` is seen.
+  bool Insert(const std::string& reservation_sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!seen_.insert(reservation_sid).second) return false;
+    order_.push_back(reservation_sid);
+    if (order_.size() > kKeep) {
+      seen_.erase(order_.front());
+      order_.pop_front();
+    }
+    return true;
+  }
+  // Forgets a reservation whose decision failed, so Twilio's retry is handled.
+  void Erase(const std::string& reservation_sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.erase(reservation_sid);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_set<std::string> seen_;
+  std::deque<std::string> order_;
+};
+
 struct HttpAdapter::Impl {
   Engine* engine;
   Metrics* metrics;
@@ -133,6 +166,7 @@ struct HttpAdapter::Impl {
   RecordingActions* recording;
   boost::asio::thread_pool workers;
   int reload_listener = 0;
+  AcceptedReservations accepted;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -199,6 +233,16 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
     return Reply(ex, std::move(r), route);
   }
 
+  // Two credentials in one request are ambiguous (which one did a proxy check?): refused.
+  for (std::string_view name : {"authorization", "x-twilio-signature"}) {
+    int count = 0;
+    for (const auto& header : req.headers) count += header.first == name;
+    if (count > 1) {
+      return ReplyError(ex, route, 400, "bad_request",
+                        name == "authorization" ? "more than one Authorization header"
+                                                : "more than one X-Twilio-Signature header");
+    }
+  }
   if (route->guard == Guard::kCaller && !access.open()) {
     std::string_view bearer = BearerToken(req.Header("authorization"));
     if (!IsApiToken(access, bearer)) {
@@ -382,10 +426,34 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   }
   auto task = Task::FromForm(*form, ParseLimits{req.body.size() + 1, 64});
   if (!task.ok()) return ReplyStatus(ex, &route, task.status());
+  const std::string* reservation = FindField(*form, "ReservationSid");
+  if (reservation != nullptr && !accepted.Insert(*reservation)) {
+    json line = {{"time", NowRfc3339()},
+                 {"type", "duplicate_event"},
+                 {"source", "taskrouter"},
+                 {"eventType", *event_type},
+                 {"taskSid", task->task_sid()},
+                 {"reservationSid", *reservation},
+                 {"message",
+                  "reservation.accepted was already handled for this reservation: "
+                  "no second decision or recording"}};
+    if (decision_log->enabled()) {
+      decision_log->Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    json body = {{"received", true},
+                 {"eventType", *event_type},
+                 {"action", "duplicate"},
+                 {"recording", "not_started"}};
+    return Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)),
+                 &route);
+  }
   Request request{Event::kAccept, *task};
   Decision decision;
   Status s = engine->Decide(request, {}, &decision);
-  if (!s.ok()) return ReplyStatus(ex, &route, s);
+  if (!s.ok()) {
+    if (reservation != nullptr) accepted.Erase(*reservation);
+    return ReplyStatus(ex, &route, s);
+  }
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   json extra = {{"eventType", *event_type}};
