@@ -35,6 +35,7 @@ struct ServeArgs {
   size_t max_header = 16 << 10;
   size_t max_depth = 64;
   int idle_timeout_s = 75;
+  int request_timeout_s = 30;
   std::string public_url;
   std::vector<std::string> cors_origins = {"https://flex.twilio.com"};
   bool no_watch = false;
@@ -70,6 +71,7 @@ int Run(const ServeArgs& args) {
   http.max_body_bytes = args.max_body;
   http.max_header_bytes = args.max_header;
   http.idle_timeout = std::chrono::seconds(args.idle_timeout_s);
+  http.request_timeout = std::chrono::seconds(args.request_timeout_s);
 
   server::AccessConfig access;
   if (const char* tokens = std::getenv("RECRULES_API_TOKENS")) {
@@ -217,6 +219,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--idle-timeout", args->idle_timeout_s,
                   "Seconds a keep-alive connection may wait for its next request")
       ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", args->request_timeout_s,
+                  "Seconds a request's body may take to arrive after its headers, and its "
+                  "response to be written")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cmd->add_option("--public-url", args->public_url,
                   "The base URL Twilio calls (https://host[:port]); X-Twilio-Signature covers "

@@ -366,7 +366,14 @@ void HttpServer::Impl::Accept() {
       }
       session->Start();
     } else {
+      // Out of file descriptors (EMFILE) fails every accept at once: pause instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(acceptor->get_executor(),
+                                                        std::chrono::milliseconds(100));
+      timer->async_wait([this, timer](beast::error_code) {
+        if (acceptor->is_open()) Accept();
+      });
+      return;
     }
     Accept();
   });
