@@ -33,16 +33,22 @@ const std::vector<std::string>& DefaultRuleOrder() {
   return order;
 }
 
-Status CheckInsidePolicyFolder(const std::string& dir, const std::string& rel) {
+Status CheckPolicyFile(const std::string& dir, const std::string& rel, PolicyFileKind kind) {
   char real_dir[PATH_MAX], real_file[PATH_MAX];
   if (::realpath(dir.c_str(), real_dir) == nullptr) return Status::Ok();
   const std::string path = dir + "/" + rel;
   if (::realpath(path.c_str(), real_file) == nullptr) return Status::Ok();
+  const std::string_view real(real_file);
   std::string inside = real_dir;
   if (inside.back() != '/') inside += '/';
-  if (std::string_view(real_file).substr(0, inside.size()) != inside) {
-    return Status::InvalidPolicy(std::string("resolves outside the policy folder (to ") +
-                                 real_file + ")");
+  const bool is_inside = real.substr(0, inside.size()) == inside;
+  if (kind == PolicyFileKind::kData && !is_inside) {
+    return Status::InvalidPolicy("resolves outside the policy folder (to " + std::string(real) +
+                                 ")");
+  }
+  if (kind == PolicyFileKind::kRule && !is_inside &&
+      (real.size() <= 4 || real.substr(real.size() - 4) != ".lua")) {
+    return Status::InvalidPolicy("links to " + std::string(real) + ", not to a .lua file");
   }
   struct stat st {};
   if (::stat(real_file, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -71,11 +71,15 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path);
 // Reads a whole file; kNotFound / kUnavailable with the path in the message.
 Result<std::string> ReadFile(const std::string& path);
 
-// A policy reads only what its folder holds: `rel` (a rule or data file, relative to `dir`)
-// must be a regular file whose real path, symbolic links resolved, lies inside the folder.
-// Ok when the file does not exist (reading it reports that). Otherwise an error message
-// without the file's name, for the caller to prefix: "resolves outside the policy folder
-// (to /etc/passwd)" or "not a regular file".
-Status CheckInsidePolicyFolder(const std::string& dir, const std::string& rel);
+// What a policy may read. A data file (its contents reach rules, and through them decisions and
+// logs) must be a regular file whose real path, symbolic links resolved, lies inside the policy
+// folder. A rule file must be a regular file; it may be a link out of the folder (policies share
+// the rule library that way, as examples/policy does), but only to a file named *.lua.
+// `rel` is relative to `dir`. Ok when the file does not exist (reading it reports that).
+// Otherwise an error message without the file's name, for the caller to prefix: "resolves
+// outside the policy folder (to /etc/passwd)", "links to /dev/zero, not to a .lua file", "not a
+// regular file".
+enum class PolicyFileKind { kRule, kData };
+Status CheckPolicyFile(const std::string& dir, const std::string& rel, PolicyFileKind kind);
 
 }  // namespace recrules::detail

@@ -553,7 +553,7 @@ Status LoadDataFiles(PolicyConfig* config, LuaProgram* program) {
   std::sort(names.begin(), names.end());
   for (const std::string& n : names) {
     std::string rel = "data/" + n;
-    if (Status inside = CheckInsidePolicyFolder(config->dir, rel); !inside.ok()) {
+    if (Status inside = CheckPolicyFile(config->dir, rel, PolicyFileKind::kData); !inside.ok()) {
       return Status::InvalidPolicy(rel + ": " + inside.message());
     }
     auto text = ReadFile(dir + "/" + n);
@@ -609,7 +609,7 @@ Result<std::unique_ptr<Rule>> MakeLuaRule(const std::string& name, const std::st
     return Status::InvalidPolicy(c.file + ": " + where + ": \"" + name +
                                  "\" must be a path inside the policy folder");
   }
-  if (Status inside = CheckInsidePolicyFolder(c.dir, name); !inside.ok()) {
+  if (Status inside = CheckPolicyFile(c.dir, name, PolicyFileKind::kRule); !inside.ok()) {
     return Status::InvalidPolicy(c.file + ": " + where + ": \"" + name + "\" " + inside.message());
   }
   auto text = ReadFile(c.dir + "/" + name);
