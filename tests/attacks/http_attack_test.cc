@@ -3,7 +3,10 @@
 // clients holding connections. Every wait is bounded.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fake_twilio/fake_twilio.h"
@@ -495,5 +498,60 @@ TEST_CASE("attack: idle connections and stalled bodies are closed at the timeout
   CHECK_FALSE(stalled.connected());
   CHECK_FALSE(kept.connected());
   CheckStillDeciding(s.port);
+  CHECK(s.Stop() == 0);
+}
+
+namespace {
+
+// CPU time (user + system) of a process, in clock ticks.
+long CpuTicks(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  std::stringstream ss(stat.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; ss >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) {
+      stime = std::stol(field);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+}  // namespace
+
+TEST_CASE("attack: out of file descriptors, the server waits instead of spinning") {
+  Serve s({});
+  // Leave the server a handful of descriptors beyond those it holds.
+  size_t open_fds = 0;
+  for (auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(s.process->pid()) + "/fd")) {
+    (void)e;
+    ++open_fds;
+  }
+  rlimit limit{open_fds + 4, open_fds + 4};
+  REQUIRE(::prlimit(s.process->pid(), RLIMIT_NOFILE, &limit, nullptr) == 0);
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 30; ++i) {
+    clients.push_back(std::make_unique<HttpClient>(s.port, 1000));
+    REQUIRE(clients.back()->Connect());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  long before = CpuTicks(s.process->pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  long used = CpuTicks(s.process->pid()) - before;
+  CAPTURE(used);
+  CHECK(used < 20);  // ticks of 10 ms: a spinning accept loop burns up to 200 in 2 s
+  CHECK(s.process->stderr_text().find("accept failed: Too many open files") != std::string::npos);
+  // Once clients go away, the server accepts and decides again.
+  clients.clear();
+  CHECK(Eventually(
+      [&] {
+        HttpClient c(s.port, 1000);
+        return c.Request("POST", "/v1/decide", kTask).status == 200;
+      },
+      10000));
   CHECK(s.Stop() == 0);
 }
