@@ -444,8 +444,8 @@ TEST_CASE("attack: slowloris — 200 slow connections while a normal client is s
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  // The normal client: every decision answered within 2 s while the slow ones trickle.
-  HttpClient normal(s.port, 2000);
+  // The normal client: every decision answered within 3 s while the slow ones trickle.
+  HttpClient normal(s.port, 3000);
   double worst = 0;
   int answered = 0;
   for (int i = 0; i < 40; ++i) {
@@ -457,7 +457,8 @@ TEST_CASE("attack: slowloris — 200 slow connections while a normal client is s
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(answered == 40);
-  CHECK(worst < 2.0);
+  MESSAGE("slowloris: normal client answered " << answered << "/40, slowest " << worst << " s");
+  CHECK(worst < 3.0);
   // The server closes the trickling connections at its timeout (3 s), though they keep sending.
   bool all_closed = Eventually(
       [&] {
