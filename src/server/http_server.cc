@@ -236,6 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A response after which the connection closes (the request could not be read whole).
   void WriteFinal(HttpResponse r) {
     keep_alive_ = false;
+    linger_ = true;
     version_ = 11;
     request_ = HttpRequest{};
     started_ = Clock::now();
@@ -274,11 +275,28 @@ class Session : public std::enable_shared_from_this<Session> {
                         if (ec || !keep) {
                           beast::error_code ignored;
                           self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                          if (!ec && self->linger_) {
+                            self->SetDeadline(std::chrono::seconds(2));
+                            return self->DiscardUntilClosed();
+                          }
                           return self->Close();
                         }
                         if (self->server_->draining.load()) return self->Close();
                         self->ReadHeader();
                       });
+  }
+
+  // After an error answered before the request was read whole (413, 431, 400), the client may
+  // still be sending it: closing at once would reset the connection, and the reset can destroy
+  // the answer before the client reads it. So read and drop what comes until the client closes,
+  // for at most the 2 s deadline set once before the first call.
+  void DiscardUntilClosed() {
+    discard_.resize(16384);
+    socket_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->DiscardUntilClosed();
+                            });
   }
 
   void AppendField(std::string_view name, std::string_view value) {
@@ -326,8 +344,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   std::string remote_address_;
-  std::string head_;  // the response head being written
-  std::string body_;  // the response body being written
+  std::string head_;     // the response head being written
+  std::string body_;     // the response body being written
+  std::string discard_;  // bytes read and dropped after a final error response
+  bool linger_ = false;  // the connection closes after an error, its request maybe unread
   Clock::time_point started_;
   unsigned version_ = 11;
   bool keep_alive_ = true;

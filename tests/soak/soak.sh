@@ -94,7 +94,7 @@ reloads_refused=0
 bad() {
   local want="$1"; shift
   local got
-  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@" || echo 000)
+  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@") || true  # 000: no answer
   bad_sent=$((bad_sent + 1))
   if [[ "$got" != "$want" ]]; then
     bad_failures=$((bad_failures + 1))
