@@ -6,8 +6,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +40,62 @@ inline std::string WritePolicy(const std::string& text) {
   if (dir == nullptr) std::abort();
   std::ofstream(std::string(dir) + "/policy.json") << text;
   return dir;
+}
+
+// A rule that fails on purpose for some inputs: arithmetic on a fuzzed attribute (fails unless
+// it is a number or a numeric string) and an explicit error. First in the Lua policy, so every
+// decision after a rule error is checked.
+inline const char* kFailingRule = R"(
+return {
+  name = "fuzz_errors",
+  description = "Fails on purpose for some inputs",
+  events = { "accept", "update", "pause_request", "resume_request" },
+  decide = function(task, ctx)
+    local n = recrules.get(task.attributes, "fuzz.n")
+    if n ~= nil then
+      if n + 1 > 100 then return recrules.record{ reason = "fuzz.n is large" } end
+    end
+    if recrules.get(task.attributes, "fuzz.fail") then error("asked to fail") end
+    return nil
+  end,
+}
+)";
+
+// The rule library's example policy (every Lua rule of rules/, its data files) plus
+// kFailingRule, copied into a new temp folder, with `on_rule_error` set as given. Reads the
+// source tree (RECRULES_SOURCE_DIR); aborts when it cannot.
+inline std::string WriteLuaPolicy(const std::string& on_rule_error) {
+  namespace fs = std::filesystem;
+  const fs::path source = fs::path(RECRULES_SOURCE_DIR) / "examples" / "policy-library";
+  std::ifstream in(source / "policy.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string policy = text.str();
+  const std::string from = R"("on_rule_error": "record")";
+  const size_t at = policy.find(from);
+  const std::string first_rule = R"("rules": [)";
+  const size_t rules_at = policy.find(first_rule);
+  if (at == std::string::npos || rules_at == std::string::npos) std::abort();
+  policy.replace(at, from.size(), R"("on_rule_error": ")" + on_rule_error + "\"");
+  policy.insert(rules_at + first_rule.size(), R"( "rules/fuzz_errors.lua",)");
+  const std::string dir = WritePolicy(policy);
+  std::error_code ec;
+  fs::copy(source / "data", fs::path(dir) / "data", fs::copy_options::recursive, ec);
+  if (!ec)
+    fs::copy(fs::path(RECRULES_SOURCE_DIR) / "rules", fs::path(dir) / "rules",
+             fs::copy_options::recursive, ec);
+  if (ec) std::abort();
+  std::ofstream(fs::path(dir) / "rules" / "fuzz_errors.lua") << kFailingRule;
+  return dir;
+}
+
+inline std::unique_ptr<Engine> OpenOrAbort(const std::string& dir) {
+  auto e = Engine::Open(dir);
+  if (!e.ok()) {
+    std::fprintf(stderr, "fuzz policy %s: %s\n", dir.c_str(), e.status().message().c_str());
+    std::abort();
+  }
+  return std::move(e).value();
 }
 
 inline Engine& FixedEngine() {
