@@ -19,12 +19,13 @@ fi
 configure_asan "$BUILD"
 cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" --target "${targets[@]/#/fuzz_}"
 status=0
+seeds=$PWD/fuzz/corpus
 for t in "${targets[@]}"; do
   mkdir -p "$BUILD/corpus/$t"
   echo "== fuzz_$t for ${SECONDS_PER_TARGET}s"
   # -rss_limit_mb: the targets hold a policy and (http) a server; ASan's quarantine adds more.
   if ! (cd "$BUILD" && "./fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 \
-        -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 "corpus/$t" "$PWD/fuzz/corpus/$t" \
+        -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 "corpus/$t" "$seeds/$t" \
         2>"fuzz_$t.log"); then
     status=1
     tail -40 "$BUILD/fuzz_$t.log"
