@@ -355,6 +355,11 @@ std::string DescribeJsonSyntaxError(std::string_view text) {
     std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
     return "at line " + std::to_string(line) + ", column " +
            std::to_string(offset - line_start + 1) + ": " + detail;
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error (a number too large for a double): the message without its prefix.
+    std::string what = e.what();
+    size_t end = what.find("] ");
+    return end == std::string::npos ? what : what.substr(end + 2);
   } catch (const std::exception& e) {
     return e.what();
   }

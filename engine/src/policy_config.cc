@@ -201,7 +201,7 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
   json root;
   try {
     root = json::parse(*text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, or out_of_range: a number too large
     return Status::InvalidPolicy(cfg.file + ": malformed JSON " + DescribeJsonSyntaxError(*text));
   }
   cfg.sources.push_back({"policy.json", std::move(text).value()});

@@ -49,6 +49,10 @@ TEST_CASE("validation messages") {
   CHECK(ErrorFor("{\"features\": {,}}") ==
         "DIR/policy.json: malformed JSON at line 1, column 15: syntax error while parsing "
         "object key - unexpected ','; expected string literal");
+  // Found by fuzz_policy (fuzz/regressions/policy/number_overflow.json): a number too large for
+  // a double was an uncaught exception, which ended the process on load or reload.
+  CHECK(ErrorFor(R"({"features":{"pause_recording":{"enabled":45e6789}}})") ==
+        "DIR/policy.json: malformed JSON number overflow parsing '45e6789'");
   CHECK(ErrorFor("[]") == "DIR/policy.json: (root): expected an object, got array");
   CHECK(ErrorFor(R"({"featurez":{}})") ==
         "DIR/policy.json: featurez: unknown section (expected \"features\" and \"recrules\")");
