@@ -33,30 +33,34 @@ step_name=""
 step_start=0
 step_cpu=0
 times_file=$(mktemp)
-cpu_seconds() { # user+sys CPU seconds of this shell's finished children so far
-  times >"$times_file"  # in this shell: `times` in a subshell would report the subshell's
-  tail -1 "$times_file" | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { printf "%.0f", s }'
+cpu_now=0
+read_cpu() { # cpu_now = user+sys CPU seconds of this shell's finished children so far
+  times >"$times_file"  # `times` must run in this shell: in a subshell it reports the subshell
+  cpu_now=$(tail -1 "$times_file" | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { printf "%.0f", s }')
 }
 finish_step() {
   [ -n "$step_name" ] || return 0
-  summary+=("$(printf '%-52s %5ss wall %6ss cpu' "$step_name" $((SECONDS - step_start)) \
-    $(($(cpu_seconds) - step_cpu)))")
+  read_cpu
+  summary+=("$(printf '%-58s %5ss wall %6ss cpu' "$step_name" $((SECONDS - step_start)) \
+    $((cpu_now - step_cpu)))")
   step_name=""
 }
 step() {
   finish_step
   step_name=$*
   step_start=$SECONDS
-  step_cpu=$(cpu_seconds)
+  read_cpu
+  step_cpu=$cpu_now
   echo
   echo "==== $* ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 report() {
   finish_step
+  read_cpu
   echo
   echo "==== steps (wall and user+sys CPU seconds; load $(cut -d' ' -f1-3 /proc/loadavg))"
   printf '%s\n' "${summary[@]}"
-  echo "total ${SECONDS}s wall, $(cpu_seconds)s cpu"
+  echo "total ${SECONDS}s wall, ${cpu_now}s cpu"
   rm -f "$times_file"
 }
 trap report EXIT
@@ -78,6 +82,7 @@ step "3. build: ThreadSanitizer (targets of concurrency tests)"
 configure_tsan build-tsan
 mapfile -t tsan_targets < <(targets_of_tests build-tsan -L concurrency)
 echo "targets: ${tsan_targets[*]}"
+[ ${#tsan_targets[@]} -gt 0 ] || { echo "no concurrency test found" >&2; exit 1; }
 cmake --build build-tsan -j "$JOBS" --target "${tsan_targets[@]}"
 step "3. concurrency tests under TSan"
 tsan_env ctest --test-dir build-tsan --output-on-failure -j "$JOBS" --timeout 900 -L concurrency
