@@ -8,5 +8,11 @@ if(RECRULES_SANITIZE)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     add_compile_options(-Wno-maybe-uninitialized)
   endif()
+  # clang links a C program (the C API test, examples/embed_c) with the C runtime of the
+  # sanitizers only; the C++ library it calls needs the C++ part too (UBSan's vptr checks),
+  # which needs libstdc++.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    add_link_options(-fsanitize-link-c++-runtime -lstdc++)
+  endif()
   message(STATUS "recrules: sanitizers ${_san}")
 endif()
