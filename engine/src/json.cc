@@ -1,8 +1,10 @@
 #include "json.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 namespace recrules::detail {
 
@@ -41,18 +43,49 @@ std::optional<Element> WalkPath(Element root, std::string_view dot_path) {
 
 namespace {
 
+using simdjson::internal::tape_ref;
+using simdjson::internal::tape_type;
+
+// An element is a (document, tape index) pair; the tape walk below needs both. The layout is
+// simdjson's (dom::element holds exactly one internal::tape_ref), checked here at compile time.
+static_assert(sizeof(Element) == sizeof(tape_ref) && std::is_trivially_copyable_v<Element> &&
+              std::is_trivially_copyable_v<tape_ref>);
+
+tape_ref TapeOf(Element e) {
+  return std::bit_cast<tape_ref>(e);
+}
+Element ElementAt(const simdjson::dom::document* doc, size_t index) {
+  return std::bit_cast<Element>(tape_ref(doc, index));
+}
+
+tape_type TypeAt(const uint64_t* tape, size_t index) {
+  return static_cast<tape_type>(tape[index] >> 56);
+}
+
+// The tape index of the value after the one at `index` (tape_ref::after_element).
+size_t After(const uint64_t* tape, size_t index) {
+  switch (TypeAt(tape, index)) {
+    case tape_type::START_ARRAY:
+    case tape_type::START_OBJECT:
+      return uint32_t(tape[index]);  // one past the matching close
+    case tape_type::UINT64:
+    case tape_type::INT64:
+    case tape_type::DOUBLE:
+      return index + 2;
+    default:
+      return index + 1;
+  }
+}
+
 uint64_t KeyPrefix(std::string_view key) {
   uint64_t prefix = 0;
   std::memcpy(&prefix, key.data(), std::min<size_t>(key.size(), 8));
   return prefix;
 }
 
-// One of 64 bits from a key's length and its first and last bytes.
-uint64_t KeyFilterBit(std::string_view key) {
-  if (key.empty()) return 1;
-  unsigned h = unsigned(key.size()) * 31u + static_cast<unsigned char>(key.front()) * 7u +
-               static_cast<unsigned char>(key.back());
-  return uint64_t(1) << (h & 63u);
+// One of 64 bits from a key's length and its first 8 bytes (zero padded).
+uint64_t KeyFilterBit(size_t length, uint64_t prefix) {
+  return uint64_t(1) << (((prefix ^ length) * 0x9E3779B97F4A7C15ull) >> 58);
 }
 
 }  // namespace
@@ -71,7 +104,7 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
       n.key_prefix = KeyPrefix(step);
       nodes_.push_back(std::move(n));
       nodes_[node].children.push_back(next);
-      nodes_[node].child_filter |= KeyFilterBit(step);
+      nodes_[node].child_filter |= KeyFilterBit(step.size(), KeyPrefix(step));
     }
     node = next;
   }
@@ -83,36 +116,42 @@ void PathSet::Resolve(Element root, Found* found) const {
   found->values.resize(path_count_);
   found->present.assign(path_count_, 0);
   found->visited.assign(nodes_.size(), 0);
-  ResolveNode(0, root, found);
+  const tape_ref ref = TapeOf(root);
+  ResolveNode(0, ref.doc, ref.json_index, found);
 }
 
-void PathSet::ResolveNode(uint32_t index, Element value, Found* found) const {
+void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, size_t at,
+                          Found* found) const {
   const Node& node = nodes_[index];
-  if (value.is_null()) return;
+  const uint64_t* tape = doc->tape.get();
+  const tape_type type = TypeAt(tape, at);
+  if (type == tape_type::NULL_VALUE) return;
   if (node.path >= 0) {
-    found->values[node.path] = value;
+    found->values[node.path] = ElementAt(doc, at);
     found->present[node.path] = 1;
   }
-  if (node.children.empty()) return;
-  simdjson::dom::object obj;
-  if (value.get(obj) != simdjson::SUCCESS) return;
-  if (node.children.size() == 1) {  // one key wanted: the library's lookup is as good as a scan
-    uint32_t child = node.children[0];
-    Element next;
-    if (obj.at_key(nodes_[child].key).get(next) == simdjson::SUCCESS) {
-      ResolveNode(child, next, found);
-    }
-    return;
-  }
+  if (node.children.empty() || type != tape_type::START_OBJECT) return;
+  const uint8_t* strings = doc->string_buf.get();
+  const size_t end = uint32_t(tape[at]) - 1;  // the object's closing brace
   size_t remaining = node.children.size();
-  for (auto field : obj) {
-    if (!(node.child_filter & KeyFilterBit(field.key))) continue;
-    const uint64_t prefix = KeyPrefix(field.key);
+  for (size_t key = at + 1; key < end; key = After(tape, key + 1)) {
+    // A key is a string on the tape: an offset into the string buffer, which holds a 32-bit
+    // length, the bytes and a NUL. The buffer is padded, so reading 8 bytes is always safe.
+    const uint8_t* text = strings + (tape[key] & simdjson::internal::JSON_VALUE_MASK);
+    uint32_t length;
+    std::memcpy(&length, text, sizeof length);
+    uint64_t prefix;
+    std::memcpy(&prefix, text + sizeof length, sizeof prefix);
+    if (length < 8) prefix &= (uint64_t(1) << (8 * length)) - 1;
+    if (!(node.child_filter & KeyFilterBit(length, prefix))) continue;
     for (uint32_t child : node.children) {
       const Node& c = nodes_[child];
-      if (c.key_prefix != prefix || found->visited[child] || c.key != field.key) continue;
+      if (c.key_prefix != prefix || c.key.size() != length || found->visited[child]) continue;
+      if (length > 8 && std::memcmp(c.key.data() + 8, text + sizeof length + 8, length - 8) != 0) {
+        continue;
+      }
       found->visited[child] = 1;
-      ResolveNode(child, field.value, found);
+      ResolveNode(child, doc, key + 1, found);
       --remaining;
       break;
     }

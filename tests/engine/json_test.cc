@@ -8,6 +8,8 @@ using recrules::StatusCode;
 using recrules::detail::Element;
 using recrules::detail::Literal;
 using recrules::detail::ParseJson;
+using recrules::detail::Path;
+using recrules::detail::PathSet;
 using recrules::detail::WalkPath;
 
 namespace {
@@ -31,6 +33,66 @@ TEST_CASE("WalkPath follows objects and treats missing or null steps as absent")
   CHECK_FALSE(WalkPath(root, "a.arr.0"));  // arrays are not indexed by path steps
   CHECK(WalkPath(root, "k-1"));            // keys with '-' work
   CHECK_FALSE(WalkPath(root, "A.b.c"));    // case-sensitive
+}
+
+// PathSet walks simdjson's tape itself; every path must resolve exactly as WalkPath does.
+TEST_CASE("PathSet resolves many paths in one pass exactly as WalkPath does") {
+  const char* paths[] = {"a.b.c",
+                         "a.b.d",
+                         "a.n",
+                         "a.n.z",
+                         "a.b.c.d",
+                         "a.arr",
+                         "a.arr.0",
+                         "k-1",
+                         "k-1.x.y",
+                         "A.b.c",
+                         "long_key_sharing_prefix_1",
+                         "long_key_sharing_prefix_2",
+                         "dup",
+                         "dup.first",
+                         "dup.second",
+                         "",
+                         "e.",
+                         "num",
+                         "num.x",
+                         "abcdefgh",
+                         "abcdefg",
+                         "abcdefghi",
+                         "deep.a.b.c.d.e",
+                         "u",
+                         "after"};
+  const char* documents[] = {
+      R"({"a":{"b":{"c":"x"},"n":null,"arr":[1,2]},"k-1":{"x.y":1}})",
+      R"({"long_key_sharing_prefix_2":2,"long_key_sharing_prefix_1":[1,{"a":1}],"x":1.5,
+          "dup":{"first":1},"dup":{"second":2},"":"empty","e":{"":true},"num":-7,
+          "abcdefg":7,"abcdefghi":9,"abcdefgh":8,"deep":{"a":{"b":{"c":{"d":{"e":null}}}}},
+          "u":18446744073709551615,"after":"end"})",
+      R"({"a":[{"b":{"c":1}}],"num":{"x":[]},"k-1":null,"dup":null,"after":{"deep":1}})",
+      R"({})",
+      R"([{"a":1}])",
+      R"("a")",
+  };
+  PathSet set;
+  std::vector<size_t> index;
+  for (const char* path : paths) index.push_back(set.Add(Path::Parse(path).steps));
+  CHECK(set.Add(Path::Parse("a.b.c").steps) == index[0]);  // the same steps share one index
+  PathSet::Found found;
+  for (const char* text : documents) {
+    simdjson::dom::parser p;
+    Element root = Parse(p, text);
+    set.Resolve(root, &found);
+    for (size_t i = 0; i < std::size(paths); ++i) {
+      CAPTURE(text);
+      CAPTURE(paths[i]);
+      auto walked = WalkPath(root, paths[i]);
+      REQUIRE(bool(found.present[index[i]]) == walked.has_value());
+      if (walked) {
+        CHECK(recrules::detail::ToJsonText(found.values[index[i]]) ==
+              recrules::detail::ToJsonText(*walked));
+      }
+    }
+  }
 }
 
 TEST_CASE("Literal equality is strict JSON equality, without coercion") {
