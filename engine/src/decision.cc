@@ -1,6 +1,7 @@
 #include "recrules/decision.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "json.h"
 #include "recrules/status.h"
@@ -99,15 +100,21 @@ namespace {
 
 using detail::AppendJsonString;
 
-void AppendKey(std::string* out, const char* key) {
-  out->push_back(',');
-  out->push_back('"');
-  out->append(key);
-  out->append("\":");
+// ,"key": — the key is a literal, so its length is known at compile time.
+template <size_t N>
+void AppendKey(std::string* out, const char (&key)[N]) {
+  char buf[N + 3];
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, key, N - 1);
+  buf[N + 1] = '"';
+  buf[N + 2] = ':';
+  out->append(buf, N + 3);
 }
 
 // A string, or null when empty.
-void AppendOptional(std::string* out, const char* key, std::string_view value) {
+template <size_t N>
+void AppendOptional(std::string* out, const char (&key)[N], std::string_view value) {
   AppendKey(out, key);
   if (value.empty()) {
     out->append("null");
@@ -116,10 +123,25 @@ void AppendOptional(std::string* out, const char* key, std::string_view value) {
   }
 }
 
+// Microseconds with three decimals ("12.345"), from integer nanoseconds: the same text as
+// printf's "%.3f" of ns / 1000.0, without printf's cost.
 void AppendMicros(std::string* out, int64_t ns) {
   char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.3f", double(ns) / 1000.0);
-  out->append(buf, n);
+  char* end = buf + sizeof buf;
+  char* p = end;
+  const bool negative = ns < 0;
+  uint64_t v = negative ? 0 - uint64_t(ns) : uint64_t(ns);
+  for (int i = 0; i < 3; ++i) {
+    *--p = char('0' + v % 10);
+    v /= 10;
+  }
+  *--p = '.';
+  do {
+    *--p = char('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  if (negative) *--p = '-';
+  out->append(p, size_t(end - p));
 }
 
 }  // namespace

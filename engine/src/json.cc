@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -323,17 +324,42 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
+namespace {
+
+// 1 for the bytes a JSON string literal may carry as they are (printable ASCII but '"' and '\').
+constexpr std::array<uint8_t, 256> kPlainByte = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
+// Nonzero when one of the 8 bytes of `x` is not plain (see kPlainByte). Exact for bytes below
+// 0x80; may also flag a plain byte next to one that is not, which only costs the slow path.
+uint64_t HasSpecialByte(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  return (x & kHigh) | ((x - 0x20 * kOnes) & ~x & kHigh) | has_zero(x ^ ('"' * kOnes)) |
+         has_zero(x ^ ('\\' * kOnes));
+}
+
+}  // namespace
+
 void AppendJsonString(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
   size_t run = 0;  // start of the pending run of bytes copied as they are
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
-      continue;
+    // Most text is plain ASCII: skip over it 8 bytes at a time, then a byte at a time.
+    while (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if (HasSpecialByte(word)) break;
+      i += 8;
     }
+    while (i < s.size() && kPlainByte[static_cast<unsigned char>(s[i])]) ++i;
+    if (i == s.size()) break;
+    unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t len = Utf8SequenceLength(s, i);
       if (len > 0) {

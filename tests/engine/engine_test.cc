@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,19 @@ TEST_CASE("a decision carries every field of DESIGN.md §3") {
       std::string::npos);
   CHECK(json.find(R"("policy":")" + d.policy_version + "\"") != std::string::npos);
   CHECK(f.Decide(kTask).id != d.id);
+}
+
+// latencyUs is written without printf; it must read as printf's "%.3f" of microseconds did.
+TEST_CASE("a decision's latency is microseconds with three decimals") {
+  Decision d;
+  for (int64_t ns : {int64_t(0), int64_t(7), int64_t(999), int64_t(1000), int64_t(1234),
+                     int64_t(12345678), int64_t(-2500), int64_t(1) << 50}) {
+    CAPTURE(ns);
+    d.latency_ns = ns;
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "\"latencyUs\":%.3f", double(ns) / 1000.0);
+    CHECK(d.ToJson().find(expected) != std::string::npos);
+  }
 }
 
 TEST_CASE("each event has its own default") {

@@ -163,6 +163,38 @@ TEST_CASE("AppendJsonString escapes what JSON requires") {
   CHECK(out == R"("a\"b\\c\n\u0001z")");
 }
 
+// The plain-text fast path reads 8 bytes at a time: a special byte at any offset must still be
+// escaped.
+TEST_CASE("AppendJsonString escapes a special byte wherever it sits in a long string") {
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f', '\x7f'}) {
+    for (size_t at = 0; at < 24; ++at) {
+      std::string text(24, 'a');
+      text[at] = special;
+      std::string expected = "\"";
+      for (char c : text) {
+        if (c == '"') {
+          expected += "\\\"";
+        } else if (c == '\\') {
+          expected += "\\\\";
+        } else if (c == '\n') {
+          expected += "\\n";
+        } else if (c == '\x01') {
+          expected += "\\u0001";
+        } else if (c == '\x1f') {
+          expected += "\\u001f";
+        } else {
+          expected += c;  // 'a' and DEL are plain
+        }
+      }
+      expected += "\"";
+      std::string out;
+      recrules::detail::AppendJsonString(&out, text);
+      CAPTURE(at);
+      CHECK(out == expected);
+    }
+  }
+}
+
 TEST_CASE("AppendJsonString keeps valid UTF-8 and replaces invalid bytes (fuzz regression)") {
   // Found by fuzz_form: a TaskRouter form value with raw bytes reached a decision's reason.
   std::string out;
