@@ -84,9 +84,9 @@ uint64_t KeyPrefix(std::string_view key) {
   return prefix;
 }
 
-// One of 64 bits from a key's length and its first 8 bytes (zero padded).
-uint64_t KeyFilterBit(size_t length, uint64_t prefix) {
-  return uint64_t(1) << (((prefix ^ length) * 0x9E3779B97F4A7C15ull) >> 58);
+// The child table's hash of a key's length and its first 8 bytes (zero padded).
+uint64_t KeyHash(size_t length, uint64_t prefix) {
+  return (prefix ^ length) * 0x9E3779B97F4A7C15ull;
 }
 
 }  // namespace
@@ -105,12 +105,27 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
       n.key_prefix = KeyPrefix(step);
       nodes_.push_back(std::move(n));
       nodes_[node].children.push_back(next);
-      nodes_[node].child_filter |= KeyFilterBit(step.size(), KeyPrefix(step));
+      BuildChildTable(&nodes_[node]);
     }
     node = next;
   }
   if (nodes_[node].path < 0) nodes_[node].path = int32_t(path_count_++);
   return size_t(nodes_[node].path);
+}
+
+void PathSet::BuildChildTable(Node* node) const {
+  size_t size = 4;
+  while (size < 2 * node->children.size()) size *= 2;
+  node->child_table.assign(size, 0);
+  node->child_filter = 0;
+  const int shift = 64 - std::countr_zero(size);
+  for (uint32_t child : node->children) {
+    const Node& c = nodes_[child];
+    size_t slot = KeyHash(c.key.size(), c.key_prefix) >> shift;
+    while (node->child_table[slot] != 0) slot = (slot + 1) & (size - 1);
+    node->child_table[slot] = child;
+    node->child_filter |= uint64_t(1) << ((KeyHash(c.key.size(), c.key_prefix) >> 32) & 63);
+  }
 }
 
 void PathSet::Resolve(Element root, Found* found) const {
@@ -133,6 +148,9 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   }
   if (node.children.empty() || type != tape_type::START_OBJECT) return;
   const uint8_t* strings = doc->string_buf.get();
+  const uint32_t* table = node.child_table.data();
+  const size_t mask = node.child_table.size() - 1;
+  const int shift = 64 - std::countr_zero(node.child_table.size());
   const size_t end = uint32_t(tape[at]) - 1;  // the object's closing brace
   size_t remaining = node.children.size();
   for (size_t key = at + 1; key < end; key = After(tape, key + 1)) {
@@ -144,16 +162,20 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
     uint64_t prefix;
     std::memcpy(&prefix, text + sizeof length, sizeof prefix);
     if (length < 8) prefix &= (uint64_t(1) << (8 * length)) - 1;
-    if (!(node.child_filter & KeyFilterBit(length, prefix))) continue;
-    for (uint32_t child : node.children) {
+    const uint64_t hash = KeyHash(length, prefix);
+    if (!(node.child_filter & (uint64_t(1) << ((hash >> 32) & 63)))) continue;
+    for (size_t slot = hash >> shift; table[slot] != 0; slot = (slot + 1) & mask) {
+      const uint32_t child = table[slot];
       const Node& c = nodes_[child];
-      if (c.key_prefix != prefix || c.key.size() != length || found->visited[child]) continue;
+      if (c.key_prefix != prefix || c.key.size() != length) continue;
       if (length > 8 && std::memcmp(c.key.data() + 8, text + sizeof length + 8, length - 8) != 0) {
         continue;
       }
-      found->visited[child] = 1;
-      ResolveNode(child, doc, key + 1, found);
-      --remaining;
+      if (!found->visited[child]) {  // a duplicate key: the first occurrence won
+        found->visited[child] = 1;
+        ResolveNode(child, doc, key + 1, found);
+        --remaining;
+      }
       break;
     }
     if (remaining == 0) break;

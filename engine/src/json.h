@@ -58,9 +58,13 @@ class PathSet {
     std::string key;
     uint64_t key_prefix = 0;  // the key's first 8 bytes, zero padded: most mismatches stop here
     std::vector<uint32_t> children;
-    uint64_t child_filter = 0;  // KeyFilterBit of each child key: most keys are rejected here
+    // Children by a hash of (key length, key prefix), open addressing, 0 for an empty slot
+    // (node 0 is the root, never a child); a power of two at least twice the children.
+    std::vector<uint32_t> child_table;
+    uint64_t child_filter = 0;  // a bit per child from the same hash: most keys stop here
     int32_t path = -1;
   };
+  void BuildChildTable(Node* node) const;
   void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root
