@@ -10,29 +10,37 @@ namespace recrules::detail {
 
 namespace {
 
+constexpr char kHex[] = "0123456789abcdef";
+
+// Copies `text` into `out`, reusing its buffer. clear + append is the short path through
+// libstdc++ (assign goes through _M_replace, which handles overlap and costs several times more).
+void SetText(std::string* out, std::string_view text) {
+  out->clear();
+  out->append(text.data(), text.size());
+}
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-// Unique per decision: a random per-thread prefix and a per-thread counter.
+// Unique per decision: a random per-thread prefix and a per-thread counter. The prefix's hex
+// digits are written once per thread; a decision writes only the counter's.
 void NewDecisionId(std::string* out) {
   struct IdState {
-    uint64_t prefix;
+    char text[16];
     uint64_t counter = 0;
     IdState() {
       std::random_device rd;
-      prefix = (uint64_t(rd()) << 32 | rd()) & 0xffffffffffull;
+      uint64_t prefix = (uint64_t(rd()) << 32 | rd()) & 0xffffffffffull;
+      for (int i = 0; i < 10; ++i) text[i] = kHex[(prefix >> (36 - 4 * i)) & 0xf];
     }
   };
   thread_local IdState state;
-  static const char kHex[] = "0123456789abcdef";
   uint64_t c = ++state.counter;
-  char buf[17];
-  for (int i = 0; i < 10; ++i) buf[i] = kHex[(state.prefix >> (36 - 4 * i)) & 0xf];
-  for (int i = 0; i < 6; ++i) buf[10 + i] = kHex[(c >> (20 - 4 * i)) & 0xf];
-  out->assign(buf, 16);
+  for (int i = 0; i < 6; ++i) state.text[10 + i] = kHex[(c >> (20 - 4 * i)) & 0xf];
+  SetText(out, std::string_view(state.text, 16));
 }
 
 bool ActionAllowed(Event event, Action action) {
@@ -52,28 +60,28 @@ const char* OutcomeName(const RuleVerdict& v) {
 }
 
 void ApplyDefault(const CompiledPolicy& policy, Event event, Decision* out) {
-  out->rule = "default";
+  SetText(&out->rule, "default");
   out->matched.clear();
   switch (event) {
     case Event::kAccept:
     case Event::kUpdate:
       out->action = policy.config.default_action;
-      out->reason = policy.config.default_action == Action::kRecord
-                        ? "no rule decided: the policy default is record"
-                        : "no rule decided: the policy default is skip";
+      SetText(&out->reason, policy.config.default_action == Action::kRecord
+                                ? "no rule decided: the policy default is record"
+                                : "no rule decided: the policy default is skip");
       break;
     case Event::kPauseRequest:
       if (policy.config.pause_enabled) {
         out->action = Action::kPause;
-        out->reason = "no rule refused the pause request";
+        SetText(&out->reason, "no rule refused the pause request");
       } else {
         out->action = Action::kRecord;
-        out->reason = "pause request refused: features.pause_recording is not enabled";
+        SetText(&out->reason, "pause request refused: features.pause_recording is not enabled");
       }
       break;
     case Event::kResumeRequest:
       out->action = Action::kRecord;
-      out->reason = "no rule refused the resume request";
+      SetText(&out->reason, "no rule refused the resume request");
       break;
   }
 }
@@ -89,15 +97,18 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
   out->mode = policy.mode;
   out->channel = policy.channel;
   out->pause_behavior = policy.default_pause_behavior;
-  out->policy_version = policy.version;
-  out->task_sid.assign(task.task_sid);
-  out->reservation_sid.assign(task.sid);
-  out->call_sid.assign(task.call_sid);
-  out->conference_sid.assign(task.conference_sid);
+  SetText(&out->policy_version, policy.version);
+  SetText(&out->task_sid, task.task_sid);
+  SetText(&out->reservation_sid, task.sid);
+  SetText(&out->call_sid, task.call_sid);
+  SetText(&out->conference_sid, task.conference_sid);
   out->trace.clear();
   out->rule_errors.clear();
 
-  const int64_t now_unix = options.now_unix ? *options.now_unix : int64_t(std::time(nullptr));
+  // Only Lua rules read the clock (ctx.now); the built-in rules do not need it read.
+  const int64_t now_unix = options.now_unix ? *options.now_unix
+                           : policy.lua     ? int64_t(std::time(nullptr))
+                                            : 0;
   RuleInput input{task, event, now_unix, policy, thread_state};
   RuleVerdict verdict;
   bool decided = false;
@@ -136,9 +147,9 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
       break;
     }
     out->action = verdict.action;
-    out->rule = rule->name();
-    out->reason.assign(verdict.reason);
-    out->matched.assign(verdict.matched);
+    SetText(&out->rule, rule->name());
+    SetText(&out->reason, verdict.reason);
+    SetText(&out->matched, verdict.matched);
     if (verdict.has_pause_behavior) out->pause_behavior = verdict.pause_behavior;
     decided = true;
     break;
