@@ -24,7 +24,8 @@ python3 - "$OUT" "$REPS" <<'PY'
 import json, re, statistics, sys
 out, reps = sys.argv[1], int(sys.argv[2])
 node = {k: [] for k in ("node_e2e_decisions_per_s", "node_preparsed_decisions_per_s", "node_parse_only_per_s")}
-cpp = {k: [] for k in ("e2e", "preparsed", "parse_only_owned_task")}
+cpp = {k: [] for k in ("e2e", "preparsed", "e2e_lua", "parse_only_owned_task")}
+allocs = {k: [] for k in cpp}
 for r in range(1, reps + 1):
     for line in open(f"{out}/node.{r}.txt"):
         m = re.match(r"(\w+)=(\d+)", line)
@@ -34,19 +35,21 @@ for r in range(1, reps + 1):
         name = b["name"].split("/")[0]
         if name in cpp:
             cpp[name].append(b["items_per_second"])
+            allocs[name].append(b.get("allocs_per_decision", float("nan")))
 med = lambda v: statistics.median(v) if v else float("nan")
 rows = [
     ("JSON text in -> decision JSON out", "e2e", "node_e2e_decisions_per_s", 3.0),
     ("pre-parsed task -> decision", "preparsed", "node_preparsed_decisions_per_s", 2.0),
+    ("e2e + a typical Lua rule (vs Node e2e without it)", "e2e_lua", "node_e2e_decisions_per_s", 2.0),
     ("parse only (owned task / JSON.parse)", "parse_only_owned_task", "node_parse_only_per_s", None),
 ]
 print(f"runs: {reps} alternating; each figure is the median over runs (Node: of its rounds' medians)\n")
-print("| measure | recrules (decisions/s) | Node reference | ratio | target |")
-print("|---|---|---|---|---|")
+print("| measure | recrules (decisions/s) | Node reference | ratio | target | allocations per decision |")
+print("|---|---|---|---|---|---|")
 for label, c, n, target in rows:
     a, b = med(cpp[c]), med(node[n])
     t = f"{target:.0f}x" if target else "-"
-    print(f"| {label} | {a/1e3:,.0f} k ({1e9/a:,.0f} ns) | {b/1e3:,.0f} k ({1e9/b:,.0f} ns) | {a/b:.2f}x | {t} |")
+    print(f"| {label} | {a/1e3:,.0f} k ({1e9/a:,.0f} ns) | {b/1e3:,.0f} k ({1e9/b:,.0f} ns) | {a/b:.2f}x | {t} | {med(allocs[c]):.2f} |")
 print()
 print("raw recrules:", {k: [round(x) for x in v] for k, v in cpp.items()})
 print("raw node:", {k: [round(x) for x in v] for k, v in node.items()})
