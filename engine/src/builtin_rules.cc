@@ -71,7 +71,7 @@ class ExclusionRule : public Rule {
     }
     if (!in.task.has_attributes || attributes_.empty()) return;
     thread_local PathSet::Found found;
-    paths_.Resolve(in.task.attributes, &found, in.task.attributes_index);
+    paths_.Resolve(in.task.attributes, &found);
     for (const Attribute& a : attributes_) {
       if (found.present[a.path] && a.value.Matches(found.values[a.path])) {
         out->Decide(Action::kSkip, a.entry.reason, a.entry.matched);

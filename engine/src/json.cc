@@ -103,7 +103,6 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
       Node n;
       n.key = step;
       n.key_prefix = KeyPrefix(step);
-      n.key_hash = KeyHash(step.size(), n.key_prefix);
       nodes_.push_back(std::move(n));
       nodes_[node].children.push_back(next);
       BuildChildTable(&nodes_[node]);
@@ -129,106 +128,12 @@ void PathSet::BuildChildTable(Node* node) const {
   }
 }
 
-void PathSet::Resolve(Element root, Found* found, const KeyIndex* index) const {
+void PathSet::Resolve(Element root, Found* found) const {
   found->values.resize(path_count_);
   found->present.assign(path_count_, 0);
-  const tape_ref ref = TapeOf(root);
-  if (index != nullptr && index->doc() == ref.doc) {
-    ResolveIndexed(0, *index, ref.json_index, found);
-    return;
-  }
   found->visited.assign(nodes_.size(), 0);
-  ResolveNode(0, ref.doc, ref.json_index, found);
-}
-
-void PathSet::ResolveIndexed(uint32_t index, const KeyIndex& keys, size_t at, Found* found) const {
-  const Node& node = nodes_[index];
-  const simdjson::dom::document* doc = keys.doc();
-  const tape_type type = TypeAt(doc->tape.get(), at);
-  if (type == tape_type::NULL_VALUE) return;
-  if (node.path >= 0) {
-    found->values[node.path] = ElementAt(doc, at);
-    found->present[node.path] = 1;
-  }
-  if (type != tape_type::START_OBJECT) return;
-  for (uint32_t child : node.children) {
-    const Node& c = nodes_[child];
-    uint32_t value = keys.Find(uint32_t(at), c.key_hash, c.key);
-    if (value != 0) ResolveIndexed(child, keys, value, found);
-  }
-}
-
-namespace {
-
-uint64_t EntryHash(uint64_t key_hash, uint32_t object) {
-  return key_hash ^ (uint64_t(object) * 0xC2B2AE3D27D4EB4Full);
-}
-
-}  // namespace
-
-void KeyIndex::Build(Element root) {
   const tape_ref ref = TapeOf(root);
-  doc_ = ref.doc;
-  table_.clear();
-  if (TypeAt(doc_->tape.get(), ref.json_index) != tape_type::START_OBJECT) return;
-  // Every key takes at least two tape words, so the object's tape length bounds twice the keys.
-  const size_t words = uint32_t(doc_->tape[ref.json_index]) - ref.json_index;
-  size_t size = 8;
-  while (size < words) size *= 2;
-  table_.assign(size, Entry{});
-  shift_ = 64 - std::countr_zero(size);
-  AddObject(uint32_t(ref.json_index));
-}
-
-void KeyIndex::AddObject(uint32_t object) {
-  const uint64_t* tape = doc_->tape.get();
-  const uint8_t* strings = doc_->string_buf.get();
-  const size_t mask = table_.size() - 1;
-  const size_t end = uint32_t(tape[object]) - 1;
-  for (size_t key = object + 1; key < end; key = After(tape, key + 1)) {
-    const uint8_t* text = strings + (tape[key] & simdjson::internal::JSON_VALUE_MASK);
-    uint32_t length;
-    std::memcpy(&length, text, sizeof length);
-    const std::string_view name(reinterpret_cast<const char*>(text + sizeof length), length);
-    const uint64_t h = EntryHash(KeyHash(length, KeyPrefix(name)), object);
-    size_t slot = h >> shift_;
-    bool duplicate = false;
-    while (table_[slot].value != 0) {
-      const Entry& e = table_[slot];
-      if (e.tag == uint32_t(h) && e.object == object) {
-        const uint8_t* other = strings + (tape[e.value - 1] & simdjson::internal::JSON_VALUE_MASK);
-        uint32_t other_length;
-        std::memcpy(&other_length, other, sizeof other_length);
-        if (other_length == length &&
-            std::memcmp(other + sizeof length, name.data(), length) == 0) {
-          duplicate = true;  // the first occurrence stays
-          break;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    if (!duplicate) table_[slot] = Entry{uint32_t(h), object, uint32_t(key + 1)};
-    if (TypeAt(tape, key + 1) == tape_type::START_OBJECT) AddObject(uint32_t(key + 1));
-  }
-}
-
-uint32_t KeyIndex::Find(uint32_t object, uint64_t key_hash, std::string_view key) const {
-  if (table_.empty()) return 0;
-  const uint64_t* tape = doc_->tape.get();
-  const uint8_t* strings = doc_->string_buf.get();
-  const size_t mask = table_.size() - 1;
-  const uint64_t h = EntryHash(key_hash, object);
-  for (size_t slot = h >> shift_; table_[slot].value != 0; slot = (slot + 1) & mask) {
-    const Entry& e = table_[slot];
-    if (e.tag != uint32_t(h) || e.object != object) continue;
-    const uint8_t* text = strings + (tape[e.value - 1] & simdjson::internal::JSON_VALUE_MASK);
-    uint32_t length;
-    std::memcpy(&length, text, sizeof length);
-    if (length == key.size() && std::memcmp(text + sizeof length, key.data(), length) == 0) {
-      return e.value;
-    }
-  }
-  return 0;
+  ResolveNode(0, ref.doc, ref.json_index, found);
 }
 
 void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, size_t at,

@@ -33,32 +33,6 @@ struct Path {
 std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps);
 std::optional<Element> WalkPath(Element root, std::string_view dot_path);
 
-// Every key of an object and of the objects nested in it (not those inside arrays: a dot path
-// never enters an array), by hash. Built once for a task that is kept (a parsed Request or
-// Task), so that resolving paths on it looks keys up instead of scanning objects. Immutable once
-// built; reading is thread-safe. Keeps a pointer to the document, which must outlive it.
-class KeyIndex {
- public:
-  // Indexes `root` when it is an object (otherwise the index stays empty).
-  void Build(Element root);
-  const simdjson::dom::document* doc() const { return doc_; }
-  // The tape index of the value of `key` in the object at tape index `object`, or 0 when it
-  // has no such key. The first occurrence of a duplicate key wins, as in a scan. `key_hash` is
-  // KeyHash of the key (PathSet keeps it per step).
-  uint32_t Find(uint32_t object, uint64_t key_hash, std::string_view key) const;
-
- private:
-  struct Entry {
-    uint32_t tag = 0;     // low bits of the entry's hash
-    uint32_t object = 0;  // tape index of the object holding the key
-    uint32_t value = 0;   // tape index of the value; 0 for an empty slot
-  };
-  void AddObject(uint32_t object);
-  std::vector<Entry> table_;  // open addressing, a power of two, at most half full
-  int shift_ = 64;
-  const simdjson::dom::document* doc_ = nullptr;
-};
-
 // Many dot paths resolved together: each object level on the way is scanned once, instead of
 // once per path, by walking simdjson's tape directly (a key costs a few loads and compares, not
 // an iterator step and a string_view). Built when the policy is compiled; Resolve is
@@ -77,8 +51,7 @@ class PathSet {
   };
   // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is
   // absent.
-  // With `index` (built on `root`'s document), keys are looked up instead of scanned.
-  void Resolve(Element root, Found* found, const KeyIndex* index = nullptr) const;
+  void Resolve(Element root, Found* found) const;
 
  private:
   struct Node {
@@ -90,10 +63,8 @@ class PathSet {
     std::vector<uint32_t> child_table;
     uint64_t child_filter = 0;  // a bit per child from the same hash: most keys stop here
     int32_t path = -1;
-    uint64_t key_hash = 0;  // KeyHash of key
   };
   void BuildChildTable(Node* node) const;
-  void ResolveIndexed(uint32_t node, const KeyIndex& index, size_t at, Found* found) const;
   void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root

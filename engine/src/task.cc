@@ -176,7 +176,6 @@ Result<std::shared_ptr<TaskData>> OwnedParse(std::string_view json, const ParseL
   if (!root.ok()) return root.status();
   Status s = detail::ReadRequest(*root, data->parsers, limits, event, &data->view);
   if (!s.ok()) return s;
-  data->IndexAttributes();
   return data;
 }
 
@@ -240,7 +239,6 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
     }
   }
   detail::ReadCallIdentifiers(&v);
-  data->IndexAttributes();
   return Task(std::move(data));
 }
 

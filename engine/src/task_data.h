@@ -26,8 +26,6 @@ struct TaskView {
   std::string_view conference_sid;
   Element attributes;  // valid when has_attributes
   bool has_attributes = false;
-  // Set for a task that is kept (TaskData): its attributes' keys by hash, for PathSet.
-  const KeyIndex* attributes_index = nullptr;
   Element worker;  // the worker object ({sid, name, attributes}); valid when has_worker
   bool has_worker = false;
   Element worker_attributes;  // valid when has_worker_attributes
@@ -63,16 +61,6 @@ struct TaskData {
   ParserSet parsers;
   std::vector<std::string> strings;  // form field values the view points into (reserved upfront)
   TaskView view;
-  // Built once when the task is parsed, so that every decision on it looks attribute keys up
-  // instead of scanning the attributes objects (see IndexAttributes).
-  KeyIndex attributes_index;
-
-  // Builds attributes_index and points the view at it.
-  void IndexAttributes() {
-    if (!view.has_attributes) return;
-    attributes_index.Build(view.attributes);
-    view.attributes_index = &attributes_index;
-  }
 };
 
 }  // namespace recrules::detail
