@@ -83,6 +83,8 @@ struct HttpServer::Impl {
   std::vector<asio::executor_work_guard<Executor>> work;
   size_t next_context = 0;  // used by the accept handler only
   std::optional<tcp::acceptor> acceptor;
+  // Paces accept retries after a failure (EMFILE); one accept is pending at a time, so one timer.
+  std::optional<asio::steady_timer> accept_retry;
   std::vector<std::thread> threads;
 
   Impl(HttpServerOptions o, RequestHandler h, ResponseObserver obs)
@@ -92,6 +94,7 @@ struct HttpServer::Impl {
       work.push_back(asio::make_work_guard(*contexts.back()));
     }
     acceptor.emplace(*contexts.front());
+    accept_retry.emplace(*contexts.front());
   }
 
   void Accept();
@@ -396,10 +399,9 @@ void HttpServer::Impl::Accept() {
     } else {
       // Out of file descriptors (EMFILE) fails every accept at once: pause instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
-      auto timer = std::make_shared<asio::steady_timer>(acceptor->get_executor(),
-                                                        std::chrono::milliseconds(100));
-      timer->async_wait([this, timer](beast::error_code) {
-        if (acceptor->is_open()) Accept();
+      accept_retry->expires_after(std::chrono::milliseconds(100));
+      accept_retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor->is_open()) Accept();
       });
       return;
     }
@@ -453,6 +455,7 @@ void HttpServer::Drain(std::chrono::milliseconds grace) {
   asio::post(*s.contexts.front(), [&s] {
     beast::error_code ignored;
     s.acceptor->close(ignored);
+    s.accept_retry->cancel();
   });
   auto each_session = [&s](auto fn) {
     std::vector<std::shared_ptr<Session>> live;
