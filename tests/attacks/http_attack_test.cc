@@ -397,7 +397,7 @@ struct SlowClient {
   int fd = -1;
   std::string request;
   size_t sent = 0;
-  bool closed_by_server = false;
+  std::atomic<bool> closed_by_server{false};  // set by the trickle thread, read by the test
   explicit SlowClient(int port, std::string req) : request(std::move(req)) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
