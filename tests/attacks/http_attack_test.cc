@@ -27,6 +27,9 @@ using recrules::testing::TempDir;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using Clock = std::chrono::steady_clock;
 
+using recrules::testing::Fields;
+using recrules::testing::Form;
+
 namespace {
 
 const std::string kScript = RECRULES_SOURCE_DIR "/tests/fake_twilio/fake_twilio.js";
@@ -35,32 +38,6 @@ const std::string kCall = "CA0123456789abcdef0123456789abcdef";
 const std::string kTaskSid = "WT0123456789abcdef0123456789abcdef";
 const std::string kReservation = "WR0123456789abcdef0123456789abcdef";
 const std::string kWorkspace = "WS0123456789abcdef0123456789abcdef";
-
-std::string Encode(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(char(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-std::string Form(const Fields& fields) {
-  std::string out;
-  for (const auto& [k, v] : fields) {
-    if (!out.empty()) out.push_back('&');
-    out += Encode(k) + "=" + Encode(v);
-  }
-  return out;
-}
 
 json Body(const HttpReply& r) {
   return json::parse(r.body, nullptr, false);

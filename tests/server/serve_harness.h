@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -253,6 +254,33 @@ bool Eventually(Fn fn, int timeout_ms = 5000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return fn();
+}
+
+// application/x-www-form-urlencoded, as Twilio posts TaskRouter events.
+inline std::string Encode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(char(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+inline std::string Form(const Fields& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out.push_back('&');
+    out += Encode(k) + "=" + Encode(v);
+  }
+  return out;
 }
 
 }  // namespace recrules::testing
