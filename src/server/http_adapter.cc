@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "server/form.h"
+#include "server/json_text.h"
 #include "server/recording_actions.h"
 
 namespace recrules::server {
@@ -21,7 +22,7 @@ using json = nlohmann::json;
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
   json body = {{"error", {{"code", code}, {"message", message}}}};
-  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(body);
 }
 
 int HttpStatusFor(const Status& status) {
@@ -122,7 +123,7 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
       {"message", message},
       {"twilioErrorCode", twilio_error_code == 0 ? json(nullptr) : json(twilio_error_code)},
       {"twilioDocPage", doc_page.empty() ? json(nullptr) : json(doc_page)}};
-  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(body);
 }
 
 }  // namespace
@@ -328,7 +329,7 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
   switch (route.id) {
     case RouteId::kHealth: {
       json body = {{"status", "ok"}, {"policy", engine->PolicyVersion()}};
-      return Reply(ex, JsonResponse(200, body.dump()), &route);
+      return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
     }
     case RouteId::kMetrics: {
       HttpResponse r;
@@ -348,7 +349,7 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
         std::string body = "{";
         if (!result.ok) {
           json error = {{"code", "invalid_policy"}, {"message", result.error}};
-          body += "\"error\":" + error.dump(-1, ' ', false, json::error_handler_t::replace) + ",";
+          body += "\"error\":" + DumpJson(error) + ",";
         }
         body += "\"reload\":";
         result.AppendJson(&body);
@@ -422,7 +423,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   const std::string* channel = FindField(*form, "TaskChannelUniqueName");
   if (*event_type != "reservation.accepted" || channel == nullptr || *channel != "voice") {
     json body = {{"received", true}, {"eventType", *event_type}, {"action", "ignored"}};
-    return Reply(ex, JsonResponse(200, body.dump()), &route);
+    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
   }
   auto task = Task::FromForm(*form, ParseLimits{req.body.size() + 1, 64});
   if (!task.ok()) return ReplyStatus(ex, &route, task.status());
@@ -438,14 +439,13 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
                   "reservation.accepted was already handled for this reservation: "
                   "no second decision or recording"}};
     if (decision_log->enabled()) {
-      decision_log->Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+      decision_log->Append(DumpJson(line));
     }
     json body = {{"received", true},
                  {"eventType", *event_type},
                  {"action", "duplicate"},
                  {"recording", "not_started"}};
-    return Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)),
-                 &route);
+    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
   }
   Request request{Event::kAccept, *task};
   Decision decision;
@@ -457,7 +457,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   json extra = {{"eventType", *event_type}};
-  std::string extra_text = extra.dump();
+  std::string extra_text = DumpJson(extra);
   LogDecision(decision_json, "taskrouter",
               std::string_view(extra_text).substr(1, extra_text.size() - 2));
   const bool start = recording != nullptr && decision.action == Action::kRecord &&
@@ -472,7 +472,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
                {"eventType", *event_type},
                {"decision", json::parse(decision_json)},
                {"recording", start ? "starting" : "not_started"}};
-  Reply(ex, JsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace)), &route);
+  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
 }
 
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,

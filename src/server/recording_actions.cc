@@ -7,6 +7,8 @@
 #include <ctime>
 #include <thread>
 
+#include "server/json_text.h"
+
 namespace recrules::server {
 
 using json = nlohmann::json;
@@ -23,19 +25,15 @@ bool IsSid(const std::string& value, const char* prefix) {
   return true;
 }
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 HttpResponse FlexAnswer(int status, bool success, const json& recording, const std::string& message,
                         int code = 0, const std::string& doc = "") {
   HttpResponse r;
   r.status = status;
-  r.body = Dump({{"success", success},
-                 {"recording", recording},
-                 {"message", message},
-                 {"twilioErrorCode", code == 0 ? json(nullptr) : json(code)},
-                 {"twilioDocPage", doc.empty() ? json(nullptr) : json(doc)}});
+  r.body = DumpJson({{"success", success},
+                     {"recording", recording},
+                     {"message", message},
+                     {"twilioErrorCode", code == 0 ? json(nullptr) : json(code)},
+                     {"twilioDocPage", doc.empty() ? json(nullptr) : json(doc)}});
   return r;
 }
 
@@ -135,7 +133,7 @@ void RecordingActions::Note(const char* source, const char* operation, const Twi
       {"message", r.ok ? json(nullptr) : json(TwilioFailureMessage(r))},
       {"attempts", r.attempts},
       {"latencyMs", r.elapsed_ms}};
-  decision_log_->Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+  decision_log_->Append(DumpJson(line));
 }
 
 HttpResponse RecordingActions::Flex(FlexOperation op, const FormFields& fields,
@@ -309,7 +307,7 @@ bool RecordingActions::MergeMediaAttributes(const Decision& decision,
       conversations["media"] = media;
     }
     TwilioResponse updated = client_.UpdateTaskAttributes(workspace_sid, decision.task_sid,
-                                                          Dump(attributes), fetched.etag);
+                                                          DumpJson(attributes), fetched.etag);
     Note("taskrouter", "update_task_attributes", updated, decision.id, decision.task_sid,
          decision.reservation_sid, call_sid, decision.conference_sid, recording_sid, "");
     if (updated.ok) return true;
