@@ -1,7 +1,9 @@
 #include "builtin_rules.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "json.h"
@@ -13,18 +15,63 @@ namespace {
 // Queue names and SIDs differ in their first or last bytes (SIDs are 34 characters of which 32
 // are hex): a hash of the length and the first and last 8 bytes is enough to spread them, and
 // is several times cheaper than hashing every byte. Equal hashes only cost a comparison.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const {
-    uint64_t head = 0, tail = 0;
-    const size_t n = s.size() < 8 ? s.size() : 8;
-    if (n > 0) {  // memcpy from a null pointer is undefined even for 0 bytes
-      std::memcpy(&head, s.data(), n);
-      std::memcpy(&tail, s.data() + s.size() - n, n);
-    }
-    uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail + s.size());
-    return size_t(h * 0xC2B2AE3D27D4EB4Full ^ (h >> 29));
+uint64_t QueueHash(std::string_view s) {
+  uint64_t head = 0, tail = 0;
+  const size_t n = s.size() < 8 ? s.size() : 8;
+  if (n > 0) {  // memcpy from a null pointer is undefined even for 0 bytes
+    std::memcpy(&head, s.data(), n);
+    std::memcpy(&tail, s.data() + s.size() - n, n);
   }
+  uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail + s.size());
+  return (h ^ (h >> 29)) * 0xC2B2AE3D27D4EB4Full;
+}
+
+// Excluded queue names and SIDs to the entry that excludes them: open addressing over a power
+// of two of (hash, entry) slots, a probe or two per lookup (std::unordered_map's buckets cost a
+// division and a pointer chase each).
+template <typename Entry>
+class QueueTable {
+ public:
+  // First occurrence wins, as in a scan of the list in order.
+  void Add(const std::string& queue, Entry entry) {
+    if (Find(queue) != nullptr) return;
+    entries_.push_back({queue, std::move(entry)});
+    if (2 * entries_.size() <= slots_.size()) {
+      Place(entries_.size() - 1);
+      return;
+    }
+    // At most half full: double and place every entry again.
+    slots_.assign(std::max<size_t>(8, 2 * slots_.size()), Slot{});
+    shift_ = 64 - std::countr_zero(slots_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) Place(i);
+  }
+  bool empty() const { return entries_.empty(); }
+  const Entry* Find(std::string_view queue) const {
+    if (queue.empty() || slots_.empty()) return nullptr;
+    const uint64_t h = QueueHash(queue);
+    const size_t mask = slots_.size() - 1;
+    for (size_t slot = h >> shift_; slots_[slot].entry != 0; slot = (slot + 1) & mask) {
+      if (slots_[slot].hash != h) continue;
+      const auto& [name, entry] = entries_[slots_[slot].entry - 1];
+      if (name == queue) return &entry;
+    }
+    return nullptr;
+  }
+
+ private:
+  void Place(size_t i) {
+    const uint64_t h = QueueHash(entries_[i].first);
+    size_t slot = h >> shift_;
+    while (slots_[slot].entry != 0) slot = (slot + 1) & (slots_.size() - 1);
+    slots_[slot] = Slot{h, uint32_t(i + 1)};
+  }
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t entry = 0;  // index in entries_ plus one; 0 for an empty slot
+  };
+  std::vector<std::pair<std::string, Entry>> entries_;
+  std::vector<Slot> slots_;
+  int shift_ = 64;
 };
 
 // builtin:exclusions — exclude_queues (queue name or SID, exact) then exclude_attributes
@@ -44,8 +91,7 @@ class ExclusionRule : public Rule {
       const std::string& q = list->queues[i];
       std::string matched = list->source + ".exclude_queues[" + std::to_string(i) + "]";
       std::string reason = "task queue \"" + q + "\" is excluded from recording (" + matched + ")";
-      // First occurrence wins, as in a scan of the list in order.
-      queues_.try_emplace(q, Entry{i, std::move(reason), std::move(matched)});
+      queues_.Add(q, Entry{i, std::move(reason), std::move(matched)});
     }
     for (size_t i = 0; i < list->attributes.size(); ++i) {
       const AttributeExclusion& a = list->attributes[i];
@@ -60,8 +106,8 @@ class ExclusionRule : public Rule {
 
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
     if (!queues_.empty()) {
-      const Entry* by_name = Find(in.task.queue_name);
-      const Entry* by_sid = Find(in.task.queue_sid);
+      const Entry* by_name = queues_.Find(in.task.queue_name);
+      const Entry* by_sid = queues_.Find(in.task.queue_sid);
       const Entry* hit = by_name;
       if (by_sid != nullptr && (hit == nullptr || by_sid->index < hit->index)) hit = by_sid;
       if (hit != nullptr) {
@@ -92,13 +138,7 @@ class ExclusionRule : public Rule {
     Entry entry;
   };
 
-  const Entry* Find(std::string_view queue) const {
-    if (queue.empty()) return nullptr;
-    auto it = queues_.find(queue);
-    return it == queues_.end() ? nullptr : &it->second;
-  }
-
-  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> queues_;
+  QueueTable<Entry> queues_;
   PathSet paths_;
   std::vector<Attribute> attributes_;
 };

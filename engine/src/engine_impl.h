@@ -62,9 +62,8 @@ class Engine::Impl {
   std::optional<ReloadResult> last_reload_;
   std::map<int, ReloadListener> listeners_;
   int next_listener_ = 1;
-  std::mutex reload_mu_;  // one reload at a time
+  std::mutex reload_mu_;                            // one reload at a time
   std::unique_ptr<detail::PolicyWatcher> watcher_;  // stopped first in ~Impl
-
 };
 
 }  // namespace recrules

@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -78,18 +79,73 @@ size_t After(const uint64_t* tape, size_t index) {
   }
 }
 
-uint64_t KeyPrefix(std::string_view key) {
-  uint64_t prefix = 0;
-  std::memcpy(&prefix, key.data(), std::min<size_t>(key.size(), 8));
-  return prefix;
-}
-
-// The child table's hash of a key's length and its first 8 bytes (zero padded).
-uint64_t KeyHash(size_t length, uint64_t prefix) {
-  return (prefix ^ length) * 0x9E3779B97F4A7C15ull;
+// A key on the tape: its string in the string buffer, and the hash TapeKeyMatcher uses.
+struct TapeKey {
+  const uint8_t* text;  // the 32-bit length, then the bytes
+  uint32_t length;
+  uint64_t hash;
+};
+TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings, size_t index) {
+  TapeKey k;
+  k.text = strings + (tape[index] & simdjson::internal::JSON_VALUE_MASK);
+  std::memcpy(&k.length, k.text, sizeof k.length);
+  uint64_t first;
+  std::memcpy(&first, k.text + sizeof k.length, sizeof first);  // the buffer is padded
+  if (k.length < 8) first &= (uint64_t(1) << (8 * k.length)) - 1;
+  k.hash = TapeKeyMatcher::PrefixHash(k.length, first);
+  return k;
 }
 
 }  // namespace
+
+TapeKeyMatcher::TapeKeyMatcher(std::string_view key)
+    : length(uint32_t(key.size())), words(key.size() / 8 + (key.size() % 8 != 0) + key.empty()) {
+  if (!key.empty()) std::memcpy(words.data(), key.data(), key.size());
+  hash = PrefixHash(length, words[0]);
+}
+
+size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to) {
+  const uint64_t* tape = from.tape.get();
+  // The first root word's payload is the number of words (one past the closing root word).
+  const size_t words = tape[0] & simdjson::internal::JSON_VALUE_MASK;
+  size_t string_bytes = 0;
+  for (size_t i = 1; i < words;) {
+    const tape_type type = TypeAt(tape, i);
+    if (type == tape_type::STRING) {
+      const size_t offset = tape[i] & simdjson::internal::JSON_VALUE_MASK;
+      uint32_t length;
+      std::memcpy(&length, from.string_buf.get() + offset, sizeof length);
+      string_bytes = std::max(string_bytes, offset + sizeof length + length + 1);  // and a NUL
+    }
+    // Numbers take two words; containers are stepped into.
+    const bool number =
+        type == tape_type::INT64 || type == tape_type::UINT64 || type == tape_type::DOUBLE;
+    i += number ? 2 : 1;
+  }
+  to->tape.reset(new uint64_t[words]);
+  std::memcpy(to->tape.get(), tape, words * sizeof(uint64_t));
+  to->string_buf.reset(new uint8_t[string_bytes + simdjson::SIMDJSON_PADDING]());
+  if (string_bytes > 0) std::memcpy(to->string_buf.get(), from.string_buf.get(), string_bytes);
+  return string_bytes;
+}
+
+Element MovedElement(Element e, const simdjson::dom::document& from,
+                     const simdjson::dom::document& to) {
+  const tape_ref ref = TapeOf(e);
+  return ref.doc == &from ? ElementAt(&to, ref.json_index) : e;
+}
+
+std::string_view MovedString(std::string_view s, const simdjson::dom::document& from,
+                             size_t string_bytes, const simdjson::dom::document& to) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const uint8_t* base = from.string_buf.get();
+  if (s.empty() || p < base || p >= base + string_bytes) return s;
+  return {reinterpret_cast<const char*>(to.string_buf.get() + (p - base)), s.size()};
+}
+
+const simdjson::dom::document* DocumentOf(Element e) {
+  return TapeOf(e).doc;
+}
 
 size_t PathSet::Add(const std::vector<std::string>& steps) {
   uint32_t node = 0;
@@ -102,7 +158,7 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
       next = uint32_t(nodes_.size());
       Node n;
       n.key = step;
-      n.key_prefix = KeyPrefix(step);
+      n.matcher = TapeKeyMatcher(step);
       nodes_.push_back(std::move(n));
       nodes_[node].children.push_back(next);
       BuildChildTable(&nodes_[node]);
@@ -121,10 +177,10 @@ void PathSet::BuildChildTable(Node* node) const {
   const int shift = 64 - std::countr_zero(size);
   for (uint32_t child : node->children) {
     const Node& c = nodes_[child];
-    size_t slot = KeyHash(c.key.size(), c.key_prefix) >> shift;
+    size_t slot = c.matcher.hash >> shift;
     while (node->child_table[slot] != 0) slot = (slot + 1) & (size - 1);
     node->child_table[slot] = child;
-    node->child_filter |= uint64_t(1) << ((KeyHash(c.key.size(), c.key_prefix) >> 32) & 63);
+    node->child_filter |= uint64_t(1) << ((c.matcher.hash >> 32) & 63);
   }
 }
 
@@ -154,23 +210,12 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   const size_t end = uint32_t(tape[at]) - 1;  // the object's closing brace
   size_t remaining = node.children.size();
   for (size_t key = at + 1; key < end; key = After(tape, key + 1)) {
-    // A key is a string on the tape: an offset into the string buffer, which holds a 32-bit
-    // length, the bytes and a NUL. The buffer is padded, so reading 8 bytes is always safe.
-    const uint8_t* text = strings + (tape[key] & simdjson::internal::JSON_VALUE_MASK);
-    uint32_t length;
-    std::memcpy(&length, text, sizeof length);
-    uint64_t prefix;
-    std::memcpy(&prefix, text + sizeof length, sizeof prefix);
-    if (length < 8) prefix &= (uint64_t(1) << (8 * length)) - 1;
-    const uint64_t hash = KeyHash(length, prefix);
-    if (!(node.child_filter & (uint64_t(1) << ((hash >> 32) & 63)))) continue;
-    for (size_t slot = hash >> shift; table[slot] != 0; slot = (slot + 1) & mask) {
+    const TapeKey k = KeyAt(tape, strings, key);
+    if (!(node.child_filter & (uint64_t(1) << ((k.hash >> 32) & 63)))) continue;
+    for (size_t slot = k.hash >> shift; table[slot] != 0; slot = (slot + 1) & mask) {
       const uint32_t child = table[slot];
       const Node& c = nodes_[child];
-      if (c.key_prefix != prefix || c.key.size() != length) continue;
-      if (length > 8 && std::memcmp(c.key.data() + 8, text + sizeof length + 8, length - 8) != 0) {
-        continue;
-      }
+      if (c.matcher.hash != k.hash || !c.matcher.Matches(k.text)) continue;
       if (!found->visited[child]) {  // a duplicate key: the first occurrence won
         found->visited[child] = 1;
         ResolveNode(child, doc, key + 1, found);

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,40 @@ struct Path {
 std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps);
 std::optional<Element> WalkPath(Element root, std::string_view dot_path);
 
+// An object key prepared once for matching against keys on simdjson's tape: hashed, and its
+// bytes zero padded to whole 8-byte words, so a comparison is a few word compares.
+struct TapeKeyMatcher {
+  explicit TapeKeyMatcher(std::string_view key);
+  // Whether the tape string at `text` (simdjson's string buffer: a 32-bit length, the bytes, a
+  // NUL; the buffer is padded, so whole words can be read) is this key.
+  bool Matches(const uint8_t* text) const {
+    uint32_t n;
+    std::memcpy(&n, text, sizeof n);
+    if (n != length) return false;
+    const uint8_t* bytes = text + sizeof n;
+    const size_t last = words.size() - 1;
+    for (size_t i = 0; i < last; ++i) {
+      uint64_t w;
+      std::memcpy(&w, bytes + 8 * i, 8);
+      if (w != words[i]) return false;
+    }
+    uint64_t w;
+    std::memcpy(&w, bytes + 8 * last, 8);
+    const size_t tail = length - 8 * last;  // 0 to 8 bytes in the last word
+    if (tail < 8) w &= (uint64_t(1) << (8 * tail)) - 1;
+    return w == words[last];
+  }
+  // A hash of a key's length and first word, the same for a matcher and a key on the tape:
+  // cheap enough to compute for every key of a scan.
+  static uint64_t PrefixHash(uint32_t length, uint64_t first_word) {
+    return (first_word ^ length) * 0x9E3779B97F4A7C15ull;
+  }
+
+  uint32_t length;
+  uint64_t hash;                // PrefixHash
+  std::vector<uint64_t> words;  // at least one
+};
+
 // Many dot paths resolved together: each object level on the way is scanned once, instead of
 // once per path, by walking simdjson's tape directly (a key costs a few loads and compares, not
 // an iterator step and a string_view). Built when the policy is compiled; Resolve is
@@ -56,7 +91,7 @@ class PathSet {
  private:
   struct Node {
     std::string key;
-    uint64_t key_prefix = 0;  // the key's first 8 bytes, zero padded: most mismatches stop here
+    TapeKeyMatcher matcher{""};
     std::vector<uint32_t> children;
     // Children by a hash of (key length, key prefix), open addressing, 0 for an empty slot
     // (node 0 is the root, never a child); a power of two at least twice the children.
@@ -92,6 +127,20 @@ class Literal {
   double double_ = 0;
   std::string string_;
 };
+
+// Copies the parsed document `from` into `to` in buffers of the document's own size (plus
+// simdjson's padding): a kept task then holds a few KB instead of a parser's buffers, and what
+// a decision reads sits in few cache lines and pages. Returns the string buffer bytes copied;
+// elements and strings of `from` are moved over with MovedElement and MovedString.
+size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to);
+// `e` re-pointed at `to` when it is in `from`; unchanged otherwise.
+Element MovedElement(Element e, const simdjson::dom::document& from,
+                     const simdjson::dom::document& to);
+// `s` re-pointed at `to`'s string buffer when it lies in the first `string_bytes` of `from`'s.
+std::string_view MovedString(std::string_view s, const simdjson::dom::document& from,
+                             size_t string_bytes, const simdjson::dom::document& to);
+// The document an element belongs to.
+const simdjson::dom::document* DocumentOf(Element e);
 
 // Strict JSON equality between a task value and a configuration value (recursive).
 bool JsonEquals(Element e, const nlohmann::json& j);

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "task_data.h"
 
@@ -160,6 +162,36 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 
 }  // namespace recrules::detail
 
+namespace recrules::detail {
+
+void TaskData::Keep(const simdjson::dom::document* request) {
+  const simdjson::dom::document* sources[] = {
+      request,
+      view.has_attributes ? DocumentOf(view.attributes) : nullptr,
+      view.has_worker ? DocumentOf(view.worker) : nullptr,
+      view.has_worker_attributes ? DocumentOf(view.worker_attributes) : nullptr,
+  };
+  // At most three distinct documents (one per parser): the worker sits in the request's.
+  const simdjson::dom::document* copied[std::size(sources)] = {};
+  size_t count = 0;
+  for (const simdjson::dom::document* from : sources) {
+    if (from == nullptr || std::find(copied, copied + count, from) != copied + count) continue;
+    simdjson::dom::document& to = documents[count];
+    const size_t string_bytes = CopyDocument(*from, &to);
+    for (std::string_view* s :
+         {&view.sid, &view.task_sid, &view.queue_name, &view.queue_sid, &view.channel,
+          &view.worker_sid, &view.worker_name, &view.call_sid, &view.conference_sid}) {
+      *s = MovedString(*s, *from, string_bytes, to);
+    }
+    for (Element* e : {&view.attributes, &view.worker, &view.worker_attributes}) {
+      *e = MovedElement(*e, *from, to);
+    }
+    copied[count++] = from;
+  }
+}
+
+}  // namespace recrules::detail
+
 namespace recrules {
 
 using detail::Element;
@@ -170,12 +202,14 @@ namespace {
 // Parses `json` into a TaskData that owns its documents.
 Result<std::shared_ptr<TaskData>> OwnedParse(std::string_view json, const ParseLimits& limits,
                                              Event* event) {
-  auto data = std::make_shared<TaskData>();
+  detail::ParserSet& parsers = detail::ThreadParsers();
   auto root =
-      detail::ParseJson(data->parsers.request, json, "request", limits.max_bytes, limits.max_depth);
+      detail::ParseJson(parsers.request, json, "request", limits.max_bytes, limits.max_depth);
   if (!root.ok()) return root.status();
-  Status s = detail::ReadRequest(*root, data->parsers, limits, event, &data->view);
+  auto data = std::make_shared<TaskData>();
+  Status s = detail::ReadRequest(*root, parsers, limits, event, &data->view);
   if (!s.ok()) return s;
+  data->Keep(detail::DocumentOf(*root));
   return data;
 }
 
@@ -227,7 +261,8 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
     }
     if (key == "TaskAttributes" || key == "WorkerAttributes") {
       bool is_task = key == "TaskAttributes";
-      auto& parser = is_task ? data->parsers.task_attributes : data->parsers.worker_attributes;
+      detail::ParserSet& parsers = detail::ThreadParsers();
+      auto& parser = is_task ? parsers.task_attributes : parsers.worker_attributes;
       auto parsed = detail::ParseJson(parser, value, key, limits.max_bytes, limits.max_depth);
       if (!parsed.ok()) return parsed.status();
       if (!parsed->is_object()) {
@@ -239,6 +274,7 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
     }
   }
   detail::ReadCallIdentifiers(&v);
+  data->Keep(nullptr);
   return Task(std::move(data));
 }
 

@@ -55,12 +55,18 @@ void ReadCallIdentifiers(TaskView* out);
 Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event* event,
                         TaskView* out);
 
-// What a public Task owns. Never moved after the view is built: elements point at the
-// parsers' documents by address.
+// What a public Task owns. Parsed with the thread's parsers, then kept: the documents the view
+// points into are copied here (a few KB, together in memory) and the view re-pointed at them.
+// Never moved once kept: elements point at `documents` by address.
 struct TaskData {
-  ParserSet parsers;
+  simdjson::dom::document documents[3];  // at most: request, task attributes, worker attributes
   std::vector<std::string> strings;  // form field values the view points into (reserved upfront)
   TaskView view;
+
+  // Copies the documents the view points into (`request`, when the task came as JSON, and
+  // those of its attributes and worker) into `documents` and re-points the view. Call once the
+  // view is complete.
+  void Keep(const simdjson::dom::document* request);
 };
 
 }  // namespace recrules::detail

@@ -109,3 +109,41 @@ TEST_CASE("a Task stays valid after copies and outlives the request text") {
   CHECK(kept->task_sid() == "WT5");
   CHECK(*kept->AttributeJson("a.b") == "\"c\"");
 }
+
+// A kept task is parsed with the thread's parsers and then copied out of them: parsing more on
+// the same thread (JSON or form, larger or smaller) must not change it.
+TEST_CASE("a kept task owns its data: later parses on the thread do not touch it") {
+  auto a = ParseRequest(
+      R"({"event":"update","task":{"sid":"WRa","taskSid":"WTa","queueName":"Qa","queueSid":"WQa",
+      "taskChannelUniqueName":"voice","attributes":"{\"call_sid\":\"CAa\",\"n\":12.5,\"k\":[1,\"x\"],\"conference\":{\"sid\":\"CFa\"}}"},
+      "worker":{"sid":"WKa","name":"alice","attributes":"{\"team\":\"a\"}"}})");
+  REQUIRE(a.ok());
+  auto b = Task::FromJson(std::string(R"({"taskSid":"WTb","queueName":")") +
+                          std::string(5000, 'b') + R"(","attributes":{"call_sid":"CAb"}})");
+  REQUIRE(b.ok());
+  auto c = Task::FromForm({{"TaskSid", "WTc"},
+                           {"TaskAttributes", R"({"call_sid":"CAc","n":1})"},
+                           {"WorkerAttributes", R"({"team":"c"})"}});
+  REQUIRE(c.ok());
+  auto d = ParseRequest(R"({"taskSid":"WTd","attributes":{}})");
+  REQUIRE(d.ok());
+  const Task& t = a->task;
+  CHECK(t.sid() == "WRa");
+  CHECK(t.task_sid() == "WTa");
+  CHECK(t.queue_name() == "Qa");
+  CHECK(t.queue_sid() == "WQa");
+  CHECK(t.channel() == "voice");
+  CHECK(t.worker_sid() == "WKa");
+  CHECK(t.call_sid() == "CAa");
+  CHECK(t.conference_sid() == "CFa");
+  CHECK(t.AttributesJson() ==
+        R"({"call_sid":"CAa","n":12.5,"k":[1,"x"],"conference":{"sid":"CFa"}})");
+  CHECK(t.data().view.worker_name == "alice");
+  CHECK(recrules::detail::ToJsonText(t.data().view.worker_attributes) == R"({"team":"a"})");
+  CHECK(b->queue_name() == std::string(5000, 'b'));
+  CHECK(b->call_sid() == "CAb");
+  CHECK(c->task_sid() == "WTc");
+  CHECK(c->AttributesJson() == R"({"call_sid":"CAc","n":1})");
+  CHECK(recrules::detail::ToJsonText(c->data().view.worker_attributes) == R"({"team":"c"})");
+  CHECK(d->task.AttributesJson() == "{}");
+}
