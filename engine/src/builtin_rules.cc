@@ -15,7 +15,7 @@ namespace {
 // Queue names and SIDs differ in their first or last bytes (SIDs are 34 characters of which 32
 // are hex): a hash of the length and the first and last 8 bytes is enough to spread them, and
 // is several times cheaper than hashing every byte. Equal hashes only cost a comparison.
-uint64_t QueueHash(std::string_view s) {
+uint64_t StringHash(std::string_view s) {
   uint64_t head = 0, tail = 0;
   const size_t n = s.size() < 8 ? s.size() : 8;
   if (n > 0) {  // memcpy from a null pointer is undefined even for 0 bytes
@@ -26,16 +26,16 @@ uint64_t QueueHash(std::string_view s) {
   return (h ^ (h >> 29)) * 0xC2B2AE3D27D4EB4Full;
 }
 
-// Excluded queue names and SIDs to the entry that excludes them: open addressing over a power
-// of two of (hash, entry) slots, a probe or two per lookup (std::unordered_map's buckets cost a
-// division and a pointer chase each).
+// Strings (excluded queue names and SIDs, excluded attribute values) to the entry that first
+// named them: open addressing over a power of two of (hash, entry) slots, a probe or two per
+// lookup (std::unordered_map's buckets cost a division and a pointer chase each).
 template <typename Entry>
-class QueueTable {
+class StringTable {
  public:
   // First occurrence wins, as in a scan of the list in order.
-  void Add(const std::string& queue, Entry entry) {
-    if (Find(queue) != nullptr) return;
-    entries_.push_back({queue, std::move(entry)});
+  void Add(const std::string& key, Entry entry) {
+    if (Find(key) != nullptr) return;
+    entries_.push_back({key, std::move(entry)});
     if (2 * entries_.size() <= slots_.size()) {
       Place(entries_.size() - 1);
       return;
@@ -46,21 +46,21 @@ class QueueTable {
     for (size_t i = 0; i < entries_.size(); ++i) Place(i);
   }
   bool empty() const { return entries_.empty(); }
-  const Entry* Find(std::string_view queue) const {
-    if (queue.empty() || slots_.empty()) return nullptr;
-    const uint64_t h = QueueHash(queue);
+  const Entry* Find(std::string_view key) const {
+    if (slots_.empty()) return nullptr;
+    const uint64_t h = StringHash(key);
     const size_t mask = slots_.size() - 1;
     for (size_t slot = h >> shift_; slots_[slot].entry != 0; slot = (slot + 1) & mask) {
       if (slots_[slot].hash != h) continue;
       const auto& [name, entry] = entries_[slots_[slot].entry - 1];
-      if (name == queue) return &entry;
+      if (name == key) return &entry;
     }
     return nullptr;
   }
 
  private:
   void Place(size_t i) {
-    const uint64_t h = QueueHash(entries_[i].first);
+    const uint64_t h = StringHash(entries_[i].first);
     size_t slot = h >> shift_;
     while (slots_[slot].entry != 0) slot = (slot + 1) & (slots_.size() - 1);
     slots_[slot] = Slot{h, uint32_t(i + 1)};
@@ -99,6 +99,12 @@ class ExclusionRule : public Rule {
       std::string reason = "task attribute " + a.key + " = " + a.value.dump() +
                            " is excluded from recording (" + matched + ")";
       size_t path = paths_.Add(Path::Parse(a.key).steps);
+      if (path >= by_path_.size()) by_path_.resize(path + 1);
+      if (a.value.is_string()) {
+        by_path_[path].strings.Add(a.value.get<std::string>(), attributes_.size());
+      } else {
+        by_path_[path].others.push_back(attributes_.size());
+      }
       attributes_.push_back(
           Attribute{path, Literal(a.value), {i, std::move(reason), std::move(matched)}});
     }
@@ -106,8 +112,10 @@ class ExclusionRule : public Rule {
 
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
     if (!queues_.empty()) {
-      const Entry* by_name = queues_.Find(in.task.queue_name);
-      const Entry* by_sid = queues_.Find(in.task.queue_sid);
+      // A task without a queue name or SID matches no entry (not even an empty one).
+      const Entry* by_name =
+          in.task.queue_name.empty() ? nullptr : queues_.Find(in.task.queue_name);
+      const Entry* by_sid = in.task.queue_sid.empty() ? nullptr : queues_.Find(in.task.queue_sid);
       const Entry* hit = by_name;
       if (by_sid != nullptr && (hit == nullptr || by_sid->index < hit->index)) hit = by_sid;
       if (hit != nullptr) {
@@ -118,11 +126,34 @@ class ExclusionRule : public Rule {
     if (!in.task.has_attributes || attributes_.empty()) return;
     thread_local PathSet::Found found;
     paths_.Resolve(in.task.attributes, &found);
-    for (const Attribute& a : attributes_) {
-      if (found.present[a.path] && a.value.Matches(found.values[a.path])) {
-        out->Decide(Action::kSkip, a.entry.reason, a.entry.matched);
-        return;
+    // The first entry in configuration order that matches: per path, a probe for the task's
+    // string (or each string of its array) and a scan of the few entries that are not strings.
+    size_t first = attributes_.size();
+    for (size_t p = 0; p < by_path_.size(); ++p) {
+      if (!found.present[p]) continue;
+      const PathExclusions& group = by_path_[p];
+      const Element value = found.values[p];
+      auto probe = [&](Element e) {
+        std::string_view text;
+        if (e.get(text) != simdjson::SUCCESS) return;
+        if (const size_t* i = group.strings.Find(text)) first = std::min(first, *i);
+      };
+      simdjson::dom::array items;
+      if (group.strings.empty()) {
+        // nothing to probe
+      } else if (value.get(items) == simdjson::SUCCESS) {
+        for (Element item : items) probe(item);
+      } else {
+        probe(value);
       }
+      for (size_t i : group.others) {
+        if (i >= first) break;
+        if (attributes_[i].value.Matches(value)) first = i;
+      }
+    }
+    if (first < attributes_.size()) {
+      const Entry& entry = attributes_[first].entry;
+      out->Decide(Action::kSkip, entry.reason, entry.matched);
     }
   }
 
@@ -138,9 +169,17 @@ class ExclusionRule : public Rule {
     Entry entry;
   };
 
-  QueueTable<Entry> queues_;
+  // The attribute exclusions on one path: string values in a table (one probe per task value,
+  // however long the list), other values in configuration order.
+  struct PathExclusions {
+    StringTable<size_t> strings;  // value -> index in attributes_ of the first entry with it
+    std::vector<size_t> others;   // indexes in attributes_, ascending
+  };
+
+  StringTable<Entry> queues_;
   PathSet paths_;
-  std::vector<Attribute> attributes_;
+  std::vector<Attribute> attributes_;    // in configuration order
+  std::vector<PathExclusions> by_path_;  // by path index in paths_
 };
 
 // builtin:non_voice — only voice tasks are recorded. A task that names no channel passes.

@@ -88,6 +88,37 @@ TEST_CASE("builtin:exclusions — attributes by dot path with strict equality") 
         "(features.conditional_recording.exclude_attributes[1])");
 }
 
+// String values are grouped per path in a table and other values scanned; the answer must
+// still be the first matching entry in configuration order, across paths and types.
+TEST_CASE("builtin:exclusions — the first entry in configuration order wins, across paths") {
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_attributes":[
+    {"key":"a","value":1},
+    {"key":"b","value":"x"},
+    {"key":"a","value":"1"},
+    {"key":"b","value":"x"},
+    {"key":"c","value":true},
+    {"key":"tags","value":"pci"},
+    {"key":"a","value":""},
+    {"key":"tags","value":"vip"},
+    {"key":"c","value":"true"}]}}})");
+  auto matched = [&](const std::string& attrs) {
+    auto d = f.Decide(Task("Sales", "WQs", attrs));
+    return d.action == Action::kSkip ? d.matched : std::string("record");
+  };
+  const std::string a = "features.conditional_recording.exclude_attributes";
+  CHECK(matched(R"({"a":"1","b":"x"})") == a + "[1]");
+  CHECK(matched(R"({"a":"1"})") == a + "[2]");
+  CHECK(matched(R"({"a":1.0,"b":"x"})") == a + "[0]");
+  CHECK(matched(R"({"a":["1",1]})") == a + "[0]");
+  CHECK(matched(R"({"a":["","1"]})") == a + "[2]");
+  CHECK(matched(R"({"a":""})") == a + "[6]");
+  CHECK(matched(R"({"c":true,"tags":["vip","pci"]})") == a + "[4]");
+  CHECK(matched(R"({"tags":["vip","pci"],"a":""})") == a + "[5]");
+  CHECK(matched(R"({"tags":["vip"]})") == a + "[7]");
+  CHECK(matched(R"({"c":"true"})") == a + "[8]");
+  CHECK(matched(R"({"c":false,"tags":[],"a":2,"b":"X"})") == "record");
+}
+
 TEST_CASE("disabled features exclude nothing") {
   PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":false,
     "exclude_queues":["Legal"]}}})");
