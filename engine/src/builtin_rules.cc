@@ -129,8 +129,7 @@ class ExclusionRule : public Rule {
     // The first entry in configuration order that matches: per path, a probe for the task's
     // string (or each string of its array) and a scan of the few entries that are not strings.
     size_t first = attributes_.size();
-    for (size_t p = 0; p < by_path_.size(); ++p) {
-      if (!found.present[p]) continue;
+    for (uint32_t p : found.hits) {
       const PathExclusions& group = by_path_[p];
       const Element value = found.values[p];
       auto probe = [&](Element e) {

@@ -92,7 +92,8 @@ TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings, size_t index) {
   uint64_t first;
   std::memcpy(&first, k.text + sizeof k.length, sizeof first);  // the buffer is padded
   if (k.length < 8) first &= (uint64_t(1) << (8 * k.length)) - 1;
-  k.hash = TapeKeyMatcher::PrefixHash(k.length, first);
+  k.hash = TapeKeyMatcher::Hash(
+      k.length, first, TapeKeyMatcher::LastWord(k.text + sizeof k.length, k.length, first));
   return k;
 }
 
@@ -101,7 +102,8 @@ TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings, size_t index) {
 TapeKeyMatcher::TapeKeyMatcher(std::string_view key)
     : length(uint32_t(key.size())), words(key.size() / 8 + (key.size() % 8 != 0) + key.empty()) {
   if (!key.empty()) std::memcpy(words.data(), key.data(), key.size());
-  hash = PrefixHash(length, words[0]);
+  hash = Hash(length, words[0],
+              LastWord(reinterpret_cast<const uint8_t*>(key.data()), length, words[0]));
 }
 
 size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to) {
@@ -150,18 +152,23 @@ const simdjson::dom::document* DocumentOf(Element e) {
 size_t PathSet::Add(const std::vector<std::string>& steps) {
   uint32_t node = 0;
   for (const std::string& step : steps) {
-    uint32_t next = 0;
-    for (uint32_t child : nodes_[node].children) {
-      if (nodes_[child].key == step) next = child;
-    }
+    TapeKeyMatcher matcher(step);
+    uint32_t next = FindChild(nodes_[node], matcher, step);
     if (next == 0) {
       next = uint32_t(nodes_.size());
       Node n;
       n.key = step;
-      n.matcher = TapeKeyMatcher(step);
+      n.matcher = std::move(matcher);
       nodes_.push_back(std::move(n));
-      nodes_[node].children.push_back(next);
-      BuildChildTable(&nodes_[node]);
+      Node& parent = nodes_[node];
+      parent.children.push_back(next);
+      // The table stays at most half full: rebuilt twice as large when it would not be, so
+      // adding N children costs O(N), not O(N^2).
+      if (2 * parent.children.size() > parent.child_table.size()) {
+        BuildChildTable(&parent);
+      } else {
+        PlaceChild(&parent, next);
+      }
     }
     node = next;
   }
@@ -169,25 +176,40 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
   return size_t(nodes_[node].path);
 }
 
+uint32_t PathSet::FindChild(const Node& node, const TapeKeyMatcher& matcher,
+                            std::string_view key) const {
+  if (node.child_table.empty()) return 0;
+  const size_t mask = node.child_table.size() - 1;
+  const int shift = 64 - std::countr_zero(node.child_table.size());
+  for (size_t slot = matcher.hash >> shift; node.child_table[slot] != 0; slot = (slot + 1) & mask) {
+    const uint32_t child = node.child_table[slot];
+    if (nodes_[child].key == key) return child;
+  }
+  return 0;
+}
+
+void PathSet::PlaceChild(Node* node, uint32_t child) const {
+  const size_t size = node->child_table.size();
+  const uint64_t hash = nodes_[child].matcher.hash;
+  size_t slot = hash >> (64 - std::countr_zero(size));
+  while (node->child_table[slot] != 0) slot = (slot + 1) & (size - 1);
+  node->child_table[slot] = child;
+  node->child_filter |= uint64_t(1) << ((hash >> 32) & 63);
+}
+
 void PathSet::BuildChildTable(Node* node) const {
   size_t size = 4;
   while (size < 2 * node->children.size()) size *= 2;
   node->child_table.assign(size, 0);
   node->child_filter = 0;
-  const int shift = 64 - std::countr_zero(size);
-  for (uint32_t child : node->children) {
-    const Node& c = nodes_[child];
-    size_t slot = c.matcher.hash >> shift;
-    while (node->child_table[slot] != 0) slot = (slot + 1) & (size - 1);
-    node->child_table[slot] = child;
-    node->child_filter |= uint64_t(1) << ((c.matcher.hash >> 32) & 63);
-  }
+  for (uint32_t child : node->children) PlaceChild(node, child);
 }
 
 void PathSet::Resolve(Element root, Found* found) const {
   found->values.resize(path_count_);
   found->present.assign(path_count_, 0);
   found->visited.assign(nodes_.size(), 0);
+  found->hits.clear();
   const tape_ref ref = TapeOf(root);
   ResolveNode(0, ref.doc, ref.json_index, found);
 }
@@ -201,6 +223,7 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   if (node.path >= 0) {
     found->values[node.path] = ElementAt(doc, at);
     found->present[node.path] = 1;
+    found->hits.push_back(uint32_t(node.path));
   }
   if (node.children.empty() || type != tape_type::START_OBJECT) return;
   const uint8_t* strings = doc->string_buf.get();

@@ -57,14 +57,24 @@ struct TapeKeyMatcher {
     if (tail < 8) w &= (uint64_t(1) << (8 * tail)) - 1;
     return w == words[last];
   }
-  // A hash of a key's length and first word, the same for a matcher and a key on the tape:
-  // cheap enough to compute for every key of a scan.
-  static uint64_t PrefixHash(uint32_t length, uint64_t first_word) {
-    return (first_word ^ length) * 0x9E3779B97F4A7C15ull;
+  // A hash of a key's length and its first and last 8 bytes (zero padded when shorter), the
+  // same for a matcher and a key on the tape: cheap enough for every key of a scan, and keys
+  // that share a prefix ("conversation_attribute_1", "_2", ...) still spread.
+  static uint64_t Hash(uint32_t length, uint64_t first_word, uint64_t last_word) {
+    uint64_t h = (first_word ^ length) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 29) ^ last_word) * 0xC2B2AE3D27D4EB4Full;
+    return h ^ (h >> 32);
+  }
+  // The last 8 bytes of a key of `length` bytes at `bytes`, or `first_word` when shorter.
+  static uint64_t LastWord(const uint8_t* bytes, uint32_t length, uint64_t first_word) {
+    if (length <= 8) return first_word;
+    uint64_t w;
+    std::memcpy(&w, bytes + length - 8, 8);
+    return w;
   }
 
   uint32_t length;
-  uint64_t hash;                // PrefixHash
+  uint64_t hash;                // Hash
   std::vector<uint64_t> words;  // at least one
 };
 
@@ -83,6 +93,7 @@ class PathSet {
     std::vector<Element> values;   // by path index
     std::vector<uint8_t> present;  // by path index: the path exists and its value is not null
     std::vector<uint8_t> visited;  // by node: first occurrence of a duplicate key wins
+    std::vector<uint32_t> hits;    // the indexes of the present paths, each once
   };
   // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is
   // absent.
@@ -100,6 +111,8 @@ class PathSet {
     int32_t path = -1;
   };
   void BuildChildTable(Node* node) const;
+  void PlaceChild(Node* node, uint32_t child) const;
+  uint32_t FindChild(const Node& node, const TapeKeyMatcher& matcher, std::string_view key) const;
   void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root

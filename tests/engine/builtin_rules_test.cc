@@ -1,6 +1,8 @@
 // The built-in rules, with the exact semantics of DESIGN.md §1.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+
 #include "engine_fixture.h"
 
 using recrules::Action;
@@ -117,6 +119,31 @@ TEST_CASE("builtin:exclusions — the first entry in configuration order wins, a
   CHECK(matched(R"({"tags":["vip"]})") == a + "[7]");
   CHECK(matched(R"({"c":"true"})") == a + "[8]");
   CHECK(matched(R"({"c":false,"tags":[],"a":2,"b":"X"})") == "record");
+}
+
+// Many keys that share their first bytes and their length: before the child tables hashed the
+// last bytes too, they all fell into one probe chain, and compiling 10 000 of them took minutes.
+TEST_CASE("builtin:exclusions — thousands of attribute keys sharing a prefix") {
+  std::string attributes;
+  for (int i = 0; i < 5000; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "custom_key_%05d", i);
+    if (i > 0) attributes += ",";
+    attributes +=
+        std::string(R"({"key":")") + key + R"(.value","value":"v)" + std::to_string(i) + R"("})";
+  }
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_attributes":[)" +
+                  attributes + "]}}}");
+  auto matched = [&](const std::string& attrs) {
+    auto d = f.Decide(Task("Sales", "WQs", attrs));
+    return d.action == Action::kSkip ? d.matched : std::string("record");
+  };
+  const std::string a = "features.conditional_recording.exclude_attributes";
+  CHECK(matched(R"({"custom_key_04999":{"value":"v4999"}})") == a + "[4999]");
+  CHECK(matched(R"({"custom_key_00000":{"value":"v0"},"custom_key_04999":{"value":"v4999"}})") ==
+        a + "[0]");
+  CHECK(matched(R"({"custom_key_04999":{"value":"v4998"}})") == "record");
+  CHECK(matched(R"({"custom_key_05000":{"value":"v5000"}})") == "record");
 }
 
 TEST_CASE("disabled features exclude nothing") {
