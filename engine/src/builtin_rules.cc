@@ -47,7 +47,12 @@ class StringTable {
   }
   bool empty() const { return entries_.empty(); }
   const Entry* Find(std::string_view key) const {
-    if (slots_.empty()) return nullptr;
+    if (entries_.size() <= 2) {  // a comparison or two is cheaper than the hash
+      for (const auto& [name, entry] : entries_) {
+        if (name == key) return &entry;
+      }
+      return nullptr;
+    }
     const uint64_t h = StringHash(key);
     const size_t mask = slots_.size() - 1;
     for (size_t slot = h >> shift_; slots_[slot].entry != 0; slot = (slot + 1) & mask) {
