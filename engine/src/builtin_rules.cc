@@ -13,7 +13,7 @@ namespace recrules::detail {
 namespace {
 
 // Queue names and SIDs differ in their first or last bytes (SIDs are 34 characters of which 32
-// are hex): a hash of the length and the first and last 8 bytes is enough to spread them, and
+// are hex): the key hash of the path walk (length, first and last 8 bytes) spreads them, and
 // is several times cheaper than hashing every byte. Equal hashes only cost a comparison.
 uint64_t StringHash(std::string_view s) {
   uint64_t head = 0, tail = 0;
@@ -22,8 +22,7 @@ uint64_t StringHash(std::string_view s) {
     std::memcpy(&head, s.data(), n);
     std::memcpy(&tail, s.data() + s.size() - n, n);
   }
-  uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail + s.size());
-  return (h ^ (h >> 29)) * 0xC2B2AE3D27D4EB4Full;
+  return TapeKeyMatcher::Hash(uint32_t(s.size()), head, tail);
 }
 
 // Strings (excluded queue names and SIDs, excluded attribute values) to the entry that first
@@ -143,12 +142,12 @@ class ExclusionRule : public Rule {
         if (const size_t* i = group.strings.Find(text)) first = std::min(first, *i);
       };
       simdjson::dom::array items;
-      if (group.strings.empty()) {
-        // nothing to probe
-      } else if (value.get(items) == simdjson::SUCCESS) {
-        for (Element item : items) probe(item);
-      } else {
-        probe(value);
+      if (!group.strings.empty()) {
+        if (value.get(items) == simdjson::SUCCESS) {
+          for (Element item : items) probe(item);
+        } else {
+          probe(value);
+        }
       }
       for (size_t i : group.others) {
         if (i >= first) break;

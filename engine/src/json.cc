@@ -180,8 +180,8 @@ uint32_t PathSet::FindChild(const Node& node, const TapeKeyMatcher& matcher,
                             std::string_view key) const {
   if (node.child_table.empty()) return 0;
   const size_t mask = node.child_table.size() - 1;
-  const int shift = 64 - std::countr_zero(node.child_table.size());
-  for (size_t slot = matcher.hash >> shift; node.child_table[slot] != 0; slot = (slot + 1) & mask) {
+  for (size_t slot = node.FirstSlot(matcher.hash); node.child_table[slot] != 0;
+       slot = (slot + 1) & mask) {
     const uint32_t child = node.child_table[slot];
     if (nodes_[child].key == key) return child;
   }
@@ -189,10 +189,9 @@ uint32_t PathSet::FindChild(const Node& node, const TapeKeyMatcher& matcher,
 }
 
 void PathSet::PlaceChild(Node* node, uint32_t child) const {
-  const size_t size = node->child_table.size();
   const uint64_t hash = nodes_[child].matcher.hash;
-  size_t slot = hash >> (64 - std::countr_zero(size));
-  while (node->child_table[slot] != 0) slot = (slot + 1) & (size - 1);
+  size_t slot = node->FirstSlot(hash);
+  while (node->child_table[slot] != 0) slot = (slot + 1) & (node->child_table.size() - 1);
   node->child_table[slot] = child;
   node->child_filter |= uint64_t(1) << ((hash >> 32) & 63);
 }
@@ -229,13 +228,12 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   const uint8_t* strings = doc->string_buf.get();
   const uint32_t* table = node.child_table.data();
   const size_t mask = node.child_table.size() - 1;
-  const int shift = 64 - std::countr_zero(node.child_table.size());
   const size_t end = uint32_t(tape[at]) - 1;  // the object's closing brace
   size_t remaining = node.children.size();
   for (size_t key = at + 1; key < end; key = After(tape, key + 1)) {
     const TapeKey k = KeyAt(tape, strings, key);
     if (!(node.child_filter & (uint64_t(1) << ((k.hash >> 32) & 63)))) continue;
-    for (size_t slot = k.hash >> shift; table[slot] != 0; slot = (slot + 1) & mask) {
+    for (size_t slot = node.FirstSlot(k.hash); table[slot] != 0; slot = (slot + 1) & mask) {
       const uint32_t child = table[slot];
       const Node& c = nodes_[child];
       if (c.matcher.hash != k.hash || !c.matcher.Matches(k.text)) continue;

@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -108,6 +109,10 @@ class PathSet {
     // (node 0 is the root, never a child); a power of two at least twice the children.
     std::vector<uint32_t> child_table;
     uint64_t child_filter = 0;  // a bit per child from the same hash: most keys stop here
+    // Where a key with `hash` starts probing child_table (the hash's top bits).
+    size_t FirstSlot(uint64_t hash) const {
+      return hash >> (64 - std::countr_zero(child_table.size()));
+    }
     int32_t path = -1;
   };
   void BuildChildTable(Node* node) const;
