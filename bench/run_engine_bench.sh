@@ -17,13 +17,16 @@ node "$PEERS/gen_corpus.js" --out "$OUT" >/dev/null
 for r in $(seq "$REPS"); do
   WARM_MS=500 RUN_MS=1500 ROUNDS=3 node "$PEERS/node_decide.js" "$OUT/corpus.jsonl" "$OUT/policy.json" \
     >"$OUT/node.$r.txt"
+  WARM_MS=500 RUN_MS=1500 ROUNDS=3 node bench/node_audit_decide.js "$PEERS" "$OUT/corpus.jsonl" \
+    "$OUT/policy.json" >>"$OUT/node.$r.txt"
   "$BENCH" --corpus "$OUT" --benchmark_format=json --benchmark_min_time=1.5 >"$OUT/cpp.$r.json" 2>/dev/null
 done
 
 python3 - "$OUT" "$REPS" <<'PY'
 import json, re, statistics, sys
 out, reps = sys.argv[1], int(sys.argv[2])
-node = {k: [] for k in ("node_e2e_decisions_per_s", "node_preparsed_decisions_per_s", "node_parse_only_per_s")}
+node = {k: [] for k in ("node_e2e_decisions_per_s", "node_preparsed_decisions_per_s",
+                        "node_preparsed_audit_decisions_per_s", "node_parse_only_per_s")}
 cpp = {k: [] for k in ("e2e", "preparsed", "e2e_lua", "parse_only_owned_task")}
 allocs = {k: [] for k in cpp}
 for r in range(1, reps + 1):
@@ -40,6 +43,8 @@ med = lambda v: statistics.median(v) if v else float("nan")
 rows = [
     ("JSON text in -> decision JSON out", "e2e", "node_e2e_decisions_per_s", 3.0),
     ("pre-parsed task -> decision", "preparsed", "node_preparsed_decisions_per_s", 2.0),
+    ("pre-parsed, Node also building the audit record (like for like)", "preparsed",
+     "node_preparsed_audit_decisions_per_s", None),
     ("e2e + a typical Lua rule (vs Node e2e without it)", "e2e_lua", "node_e2e_decisions_per_s", 2.0),
     ("parse only (owned task / JSON.parse)", "parse_only_owned_task", "node_parse_only_per_s", None),
 ]
