@@ -40,6 +40,7 @@ struct ServeArgs {
   std::vector<std::string> cors_origins = {"https://flex.twilio.com"};
   bool no_watch = false;
   int shutdown_grace_ms = 10000;
+  size_t known_calls = 10000;
 };
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0" -> host, port.
@@ -127,6 +128,8 @@ int Run(const ServeArgs& args) {
     adapter_options.public_url.pop_back();
   }
   adapter_options.worker_threads = args.workers;
+  adapter_options.parse_limits = engine_options.parse_limits;
+  adapter_options.known_calls = args.known_calls;
   std::unique_ptr<server::RecordingActions> recording;
   if (twilio_config->has_credentials()) {
     recording =
@@ -230,6 +233,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "it. Default: http://<Host header>");
   cmd->add_option("--cors-origin", args->cors_origins,
                   "Allowed CORS origin (repeat for several; '*' for any)")
+      ->capture_default_str();
+  cmd->add_option("--known-calls", args->known_calls,
+                  "Call and conference SIDs remembered with their tasks, so that the Flex "
+                  "recording endpoints ask the policy first (0: never ask)")
+      ->check(CLI::Range(size_t(0), size_t(1000000)))
       ->capture_default_str();
   cmd->add_flag("--no-watch", args->no_watch, "Do not watch the policy folder for changes");
   cmd->add_option("--shutdown-grace-ms", args->shutdown_grace_ms,

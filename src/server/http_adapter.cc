@@ -14,6 +14,7 @@
 
 #include "server/form.h"
 #include "server/json_text.h"
+#include "server/known_calls.h"
 #include "server/recording_actions.h"
 
 namespace recrules::server {
@@ -168,6 +169,7 @@ struct HttpAdapter::Impl {
   boost::asio::thread_pool workers;
   int reload_listener = 0;
   AcceptedReservations accepted;
+  KnownCalls known_calls;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -176,7 +178,8 @@ struct HttpAdapter::Impl {
         access(std::move(a)),
         options(std::move(o)),
         recording(r),
-        workers(size_t(std::max(1, options.worker_threads))) {}
+        workers(size_t(std::max(1, options.worker_threads))),
+        known_calls(r != nullptr ? options.known_calls : 0) {}
 
   // Adds the CORS headers the request's Origin is entitled to, and sends.
   void Reply(Exchange& ex, HttpResponse r, const Route* route) {
@@ -215,6 +218,11 @@ struct HttpAdapter::Impl {
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
   void LogDecision(const std::string& decision_json, std::string_view source,
                    std::string_view extra_fields);
+  // The same, with the fields of the JSON object `extra` before the decision's.
+  void LogDecision(const std::string& decision_json, std::string_view source, const json& extra) {
+    std::string text = DumpJson(extra);
+    LogDecision(decision_json, source, std::string_view(text).substr(1, text.size() - 2));
+  }
 };
 
 void HttpAdapter::Impl::Handle(Exchange ex) {
@@ -378,13 +386,22 @@ void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
     options.explain = Truthy(FindField(*query, "explain"));
   }
   thread_local Decision decision;  // reused: its strings keep their buffers
-  Status s = engine->Decide(req.body, options, &decision);
+  Status s;
+  if (known_calls.enabled()) {
+    // The task is kept, so that a later Flex recording request on its call can be decided.
+    auto request = ParseRequest(req.body, this->options.parse_limits);
+    if (!request.ok()) return ReplyStatus(ex, &route, request.status());
+    s = engine->Decide(*request, options, &decision);
+    if (s.ok()) known_calls.Remember(request->task);
+  } else {
+    s = engine->Decide(req.body, options, &decision);
+  }
   if (!s.ok()) return ReplyStatus(ex, &route, s);
   HttpResponse r;
   r.body.reserve(512);
   decision.AppendJson(&r.body);
   metrics->CountDecision(decision);
-  LogDecision(r.body, "api", "");
+  LogDecision(r.body, "api", std::string_view());
   Reply(ex, std::move(r), &route);
 }
 
@@ -454,18 +471,18 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     if (reservation != nullptr) accepted.Erase(*reservation);
     return ReplyStatus(ex, &route, s);
   }
+  known_calls.Remember(*task);
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   json extra = {{"eventType", *event_type}};
-  std::string extra_text = DumpJson(extra);
-  LogDecision(decision_json, "taskrouter",
-              std::string_view(extra_text).substr(1, extra_text.size() - 2));
+  LogDecision(decision_json, "taskrouter", extra);
   const bool start = recording != nullptr && decision.action == Action::kRecord &&
                      decision.mode == Mode::kDualChannel;
   if (start) {
     // Answer TaskRouter now; the recording starts on a worker.
     boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
-      recording->StartDualChannel(decision, task, fields);
+      // The leg recorded may be the worker's: Flex pauses name that call.
+      known_calls.Remember(recording->StartDualChannel(decision, task, fields), task);
     });
   }
   json body = {{"received", true},
@@ -504,10 +521,40 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
     default:
       break;
   }
+  auto read = ReadFlexRequest(op, *form);
+  if (auto* bad = std::get_if<HttpResponse>(&read)) return Reply(ex, std::move(*bad), &route);
+  FlexRequest request = std::get<FlexRequest>(std::move(read));
+  // A call this server has decided on is put to the policy first: a rule may refuse a pause
+  // (a line that must be recorded in full) or a recording (an excluded call).
+  std::optional<Decision> decision;
+  const std::string& sid = request.on_call() ? request.call_sid : request.conference_sid;
+  if (std::optional<Task> task = known_calls.Find(sid)) {
+    const Event event = op == FlexOperation::kCreateRecording ? Event::kAccept
+                        : request.pause()                     ? Event::kPauseRequest
+                                                              : Event::kResumeRequest;
+    decision.emplace();
+    Status s = engine->Decide(Request{event, *task}, {}, &*decision);
+    if (!s.ok()) return ReplyStatus(ex, &route, s);
+    metrics->CountDecision(*decision);
+    json extra = {{"operation", FlexOperationName(op)}};
+    if (!identity.empty()) extra["identity"] = identity;
+    LogDecision(decision->ToJson(), "flex", extra);
+    const Action grants = request.pause() ? Action::kPause : Action::kRecord;
+    if (decision->action != grants) {
+      HttpResponse r;
+      r.status = 409;
+      r.body = FlexBody(false, nullptr,
+                        std::string(FlexOperationName(op)) +
+                            " refused by the policy: " + decision->reason + " (rule " +
+                            decision->rule + ", decision " + decision->id + ")");
+      return Reply(ex, std::move(r), &route);
+    }
+  }
   // Twilio calls block: worker pool (this may already be a worker, after a token check).
   auto shared = std::make_shared<Exchange>(std::move(ex));
-  boost::asio::post(workers, [this, shared, &route, op, fields = std::move(*form), identity] {
-    Reply(*shared, recording->Flex(op, fields, identity), &route);
+  boost::asio::post(workers, [this, shared, &route, request = std::move(request), identity,
+                              decision = std::move(decision)] {
+    Reply(*shared, recording->Flex(request, identity, decision ? &*decision : nullptr), &route);
   });
 }
 

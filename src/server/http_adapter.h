@@ -28,6 +28,12 @@ struct AdapterOptions {
   // the request's Host header as http://<host>.
   std::string public_url;
   int worker_threads = 4;
+  // The engine's limits, for requests the adapter parses itself.
+  ParseLimits parse_limits;
+  // How many call and conference SIDs to remember with their tasks, so that the Flex
+  // template's recording endpoints ask the policy first (KnownCalls). 0: never ask. Only used
+  // when Twilio is configured.
+  size_t known_calls = 10000;
 };
 
 class HttpAdapter {

@@ -136,32 +136,61 @@ void RecordingActions::Note(const char* source, const char* operation, const Twi
   decision_log_->Append(DumpJson(line));
 }
 
-HttpResponse RecordingActions::Flex(FlexOperation op, const FormFields& fields,
-                                    const std::string& identity) {
+const char* FlexOperationName(FlexOperation op) {
+  switch (op) {
+    case FlexOperation::kCreateRecording:
+      return "create_call_recording";
+    case FlexOperation::kPauseCallRecording:
+      return "pause_call_recording";
+    case FlexOperation::kPauseConferenceRecording:
+      return "pause_conference_recording";
+    case FlexOperation::kResumeCallRecording:
+      return "resume_call_recording";
+    case FlexOperation::kResumeConferenceRecording:
+      return "resume_conference_recording";
+  }
+  return "";
+}
+
+bool FlexRequest::on_call() const {
+  return op == FlexOperation::kCreateRecording || op == FlexOperation::kPauseCallRecording ||
+         op == FlexOperation::kResumeCallRecording;
+}
+
+bool FlexRequest::pause() const {
+  return op == FlexOperation::kPauseCallRecording || op == FlexOperation::kPauseConferenceRecording;
+}
+
+std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op,
+                                                        const FormFields& fields) {
   auto field = [&](const char* name) {
     const std::string* v = FindField(fields, name);
     return v ? *v : std::string();
   };
-  const bool on_call = op == FlexOperation::kCreateRecording ||
-                       op == FlexOperation::kPauseCallRecording ||
-                       op == FlexOperation::kResumeCallRecording;
-  const bool pause =
-      op == FlexOperation::kPauseCallRecording || op == FlexOperation::kPauseConferenceRecording;
-  const std::string call_sid = field("callSid");
-  const std::string conference_sid = field("conferenceSid");
-  std::string recording_sid = field("recordingSid");
-  if (on_call && !IsSid(call_sid, "CA")) {
-    return FlexAnswer(400, false, nullptr,
-                      call_sid.empty() ? "callSid: missing form field"
-                                       : "callSid: expected a call SID (CA + 32 hex digits)");
-  }
-  if (!on_call && !IsSid(conference_sid, "CF")) {
-    return FlexAnswer(400, false, nullptr,
-                      conference_sid.empty()
-                          ? "conferenceSid: missing form field"
-                          : "conferenceSid: expected a conference SID (CF + 32 hex digits)");
+  FlexRequest request;
+  request.op = op;
+  const bool on_call = request.on_call();
+  const bool pause = request.pause();
+  if (on_call) {
+    request.call_sid = field("callSid");
+    if (!IsSid(request.call_sid, "CA")) {
+      return FlexAnswer(400, false, nullptr,
+                        request.call_sid.empty()
+                            ? "callSid: missing form field"
+                            : "callSid: expected a call SID (CA + 32 hex digits)");
+    }
+  } else {
+    request.conference_sid = field("conferenceSid");
+    if (!IsSid(request.conference_sid, "CF")) {
+      return FlexAnswer(400, false, nullptr,
+                        request.conference_sid.empty()
+                            ? "conferenceSid: missing form field"
+                            : "conferenceSid: expected a conference SID (CF + 32 hex digits)");
+    }
   }
   if (op != FlexOperation::kCreateRecording) {
+    std::string& recording_sid = request.recording_sid;
+    recording_sid = field("recordingSid");
     if (recording_sid.empty() && pause) recording_sid = "Twilio.CURRENT";
     if (recording_sid.empty())
       return FlexAnswer(400, false, nullptr, "recordingSid: missing form field");
@@ -171,49 +200,62 @@ HttpResponse RecordingActions::Flex(FlexOperation op, const FormFields& fields,
                         "Twilio.CURRENT");
     }
   }
-  std::optional<PauseBehavior> behavior;
   if (pause) {
     const std::string b = field("pauseBehavior");
     if (b.empty() || b == "skip") {
-      behavior = PauseBehavior::kSkip;
+      request.behavior = PauseBehavior::kSkip;
     } else if (b == "silence") {
-      behavior = PauseBehavior::kSilence;
+      request.behavior = PauseBehavior::kSilence;
     } else {
       return FlexAnswer(400, false, nullptr,
                         "pauseBehavior: expected skip or silence, got \"" + b + "\"");
     }
   }
+  return request;
+}
+
+HttpResponse RecordingActions::Flex(const FlexRequest& request, const std::string& identity,
+                                    const Decision* decision) {
+  const FlexOperation op = request.op;
+  const bool on_call = request.on_call();
+  const bool pause = request.pause();
+  const std::string& call_sid = request.call_sid;
+  const std::string& conference_sid = request.conference_sid;
+  const std::string& recording_sid = request.recording_sid;
+  std::optional<PauseBehavior> behavior = request.behavior;
+  // The policy, when it was consulted, says how a pause sounds (include_silence, or a rule).
+  if (pause && decision != nullptr) behavior = decision->pause_behavior;
 
   TwilioResponse r;
-  const char* operation = "";
+  const char* operation = FlexOperationName(op);
   const RecordingStatus status = pause ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
   switch (op) {
     case FlexOperation::kCreateRecording:
-      operation = "create_call_recording";
       r = client_.CreateCallRecording(call_sid);
       break;
     case FlexOperation::kPauseCallRecording:
     case FlexOperation::kResumeCallRecording:
-      operation = pause ? "pause_call_recording" : "resume_call_recording";
       r = client_.UpdateCallRecording(call_sid, recording_sid, status, behavior);
       break;
     case FlexOperation::kPauseConferenceRecording:
     case FlexOperation::kResumeConferenceRecording:
-      operation = pause ? "pause_conference_recording" : "resume_conference_recording";
       r = client_.UpdateConferenceRecording(conference_sid, recording_sid, status, behavior);
       break;
   }
   std::string answered_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
-  Note("flex", operation, r, "", "", "", on_call ? call_sid : "", on_call ? "" : conference_sid,
-       answered_sid.empty() ? recording_sid : answered_sid, identity);
+  static const Decision kNone;
+  const Decision& d = decision != nullptr ? *decision : kNone;
+  Note("flex", operation, r, d.id, d.task_sid, d.reservation_sid, on_call ? call_sid : "",
+       on_call ? "" : conference_sid, answered_sid.empty() ? recording_sid : answered_sid,
+       identity);
   if (!r.ok) {
     return FlexAnswer(502, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
   }
   return FlexAnswer(200, true, r.body, std::string(operation) + ": done");
 }
 
-void RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
-                                        const FormFields& fields) {
+std::string RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
+                                               const FormFields& fields) {
   const std::string* workspace = FindField(fields, "WorkspaceSid");
   const std::string workspace_sid = workspace ? *workspace : "";
   const std::string customer_leg(task.call_sid());
@@ -267,16 +309,18 @@ void RecordingActions::StartDualChannel(const Decision& decision, const Task& ta
                        : "the task has no call_sid attribute (the customer's call leg)";
     Note("taskrouter", "create_call_recording", none, decision.id, decision.task_sid,
          decision.reservation_sid, "", conference_sid, "", "");
-    return;
+    return "";
   }
   TwilioResponse r = client_.CreateCallRecording(leg);
   const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
   Note("taskrouter", "create_call_recording", r, decision.id, decision.task_sid,
        decision.reservation_sid, leg, conference_sid, recording_sid, "");
-  if (!r.ok || workspace_sid.empty()) return;
+  if (!r.ok) return "";
+  if (workspace_sid.empty()) return leg;
   std::string start_time = StringAt(r.body, {"start_time"});
   if (start_time.empty()) start_time = StringAt(r.body, {"date_created"});
   MergeMediaAttributes(decision, workspace_sid, recording_sid, start_time, leg);
+  return leg;
 }
 
 bool RecordingActions::MergeMediaAttributes(const Decision& decision,

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "recrules/decision.h"
 #include "recrules/task.h"
@@ -29,6 +31,24 @@ enum class FlexOperation {
   kResumeCallRecording,        // callSid, recordingSid
   kResumeConferenceRecording,  // conferenceSid, recordingSid
 };
+
+// "create_call_recording", "pause_call_recording", ...: the operation's name in the decision
+// log and the metrics.
+const char* FlexOperationName(FlexOperation op);
+
+// A Flex template request, its form fields checked.
+struct FlexRequest {
+  FlexOperation op = FlexOperation::kCreateRecording;
+  std::string call_sid;        // create and the call operations
+  std::string conference_sid;  // the conference operations
+  std::string recording_sid;   // pause and resume; Twilio.CURRENT when a pause names none
+  std::optional<PauseBehavior> behavior;  // pause: the form's pauseBehavior, skip by default
+  bool on_call() const;
+  bool pause() const;
+};
+// Reads an operation's form fields (callSid or conferenceSid, recordingSid, pauseBehavior); a
+// missing or malformed one is a 400 answer in the template's shape naming it.
+std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op, const FormFields& fields);
 
 struct RecordingActionsOptions {
   // Finding the worker's call leg: how often to look at the task's conference, and how long to
@@ -51,13 +71,18 @@ class RecordingActions {
 
   // One Flex template endpoint: the answer in the template's shape
   // {recording, success, message, twilioErrorCode, twilioDocPage}. `identity` is the Flex user
-  // (for the decision log), empty when a static token was used.
-  HttpResponse Flex(FlexOperation op, const FormFields& fields, const std::string& identity);
+  // (for the decision log), empty when a static token was used. `decision`, when the policy
+  // was consulted and granted the operation, is named in the log line, and its pause behavior
+  // is the one Twilio is given.
+  HttpResponse Flex(const FlexRequest& request, const std::string& identity,
+                    const Decision* decision = nullptr);
 
   // After a reservation.accepted decision to record dual-channel: starts the recording on the
   // customer's or the worker's leg and merges the Flex Insights media link into the task's
   // attributes. `fields` are the callback's form fields (WorkspaceSid, TaskSid, ...).
-  void StartDualChannel(const Decision& decision, const Task& task, const FormFields& fields);
+  // Returns the SID of the call leg now recorded, empty when none was.
+  std::string StartDualChannel(const Decision& decision, const Task& task,
+                               const FormFields& fields);
 
   twilio::TwilioClient& client() { return client_; }
 

@@ -1,8 +1,12 @@
-// Unit tests of the adapter's small parts: form decoding, access rules, metrics text.
+// Unit tests of the adapter's small parts: form decoding, access rules, metrics text, known
+// calls.
 #include <doctest/doctest.h>
+
+#include <thread>
 
 #include "server/access.h"
 #include "server/form.h"
+#include "server/known_calls.h"
 #include "server/metrics.h"
 
 using namespace recrules::server;
@@ -84,4 +88,53 @@ TEST_CASE("metrics: rule errors are counted by rule, without their line") {
   CHECK(text.find("recrules_decision_latency_seconds_bucket{le=\"2.5e-06\"} 0") !=
         std::string::npos);
   CHECK(text.find("recrules_policy_info{version=\"v1\"} 1") != std::string::npos);
+}
+
+TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, aged") {
+  auto task = [](const std::string& queue, const std::string& call, const std::string& conf) {
+    std::string attributes = "{\"call_sid\":\"" + call + "\"";
+    if (!conf.empty()) attributes += ",\"conference\":{\"sid\":\"" + conf + "\"}";
+    auto t = recrules::Task::FromJson("{\"queueName\":\"" + queue +
+                                      "\",\"attributes\":" + attributes + "}}");
+    REQUIRE(t.ok());
+    return *t;
+  };
+  SUBCASE("found by either SID; a newer task replaces the older") {
+    KnownCalls known(10);
+    known.Remember(task("Sales", "CA1", "CF1"));
+    REQUIRE(known.Find("CA1"));
+    CHECK(known.Find("CA1")->queue_name() == "Sales");
+    CHECK(known.Find("CF1")->queue_name() == "Sales");
+    CHECK_FALSE(known.Find("CA2"));
+    CHECK_FALSE(known.Find(""));
+    known.Remember(task("Trading Desk", "CA1", ""));
+    CHECK(known.Find("CA1")->queue_name() == "Trading Desk");
+    CHECK(known.Find("CF1")->queue_name() == "Sales");
+    known.Remember("CA9", task("Sales", "CA1", ""));  // e.g. the worker's leg
+    CHECK(known.Find("CA9"));
+    CHECK(known.size() == 3);
+  }
+  SUBCASE("the first remembered leaves first when full") {
+    KnownCalls known(3);
+    for (int i = 0; i < 5; ++i) known.Remember("CA" + std::to_string(i), task("q", "x", ""));
+    CHECK(known.size() == 3);
+    CHECK_FALSE(known.Find("CA0"));
+    CHECK_FALSE(known.Find("CA1"));
+    CHECK(known.Find("CA2"));
+    CHECK(known.Find("CA4"));
+  }
+  SUBCASE("an entry older than the maximum age is not used") {
+    KnownCalls known(3, std::chrono::milliseconds(20));
+    known.Remember(task("q", "CA1", ""));
+    CHECK(known.Find("CA1"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    CHECK_FALSE(known.Find("CA1"));
+  }
+  SUBCASE("capacity 0 remembers nothing") {
+    KnownCalls known(0);
+    CHECK_FALSE(known.enabled());
+    known.Remember(task("q", "CA1", ""));
+    CHECK_FALSE(known.Find("CA1"));
+    CHECK(known.size() == 0);
+  }
 }

@@ -3,6 +3,8 @@
 // recording on reservation.accepted, both channels.
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "fake_twilio/fake_twilio.h"
@@ -61,8 +63,10 @@ struct TwilioFixture {
   int port = 0;
 
   explicit TwilioFixture(const std::string& policy = Policy(false),
-                         std::vector<std::string> extra = {}) {
+                         std::vector<std::string> extra = {},
+                         std::function<void(TwilioFixture&)> before_start = nullptr) {
     dir.Write("policy/policy.json", policy);
+    if (before_start) before_start(*this);
     fake.Seed(
         {{"tokens",
           {{"tok-alice",
@@ -216,6 +220,137 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
   CHECK(actions[0]["callSid"] == kCall);
   CHECK(actions[0]["recordingSid"] == recording);
   CHECK(actions[0]["result"] == "ok");
+}
+
+namespace {
+
+// Trading lines may not pause (rules/trading_lines.lua, from the rule library); pauses are
+// silent; HR Internal is not recorded.
+std::string TradingPolicy() {
+  return R"({"features": {
+    "conditional_recording": {"enabled": true, "exclude_queues": ["HR Internal"]},
+    "pause_recording": {"enabled": true, "include_silence": true}},
+  "recrules": {"rules": ["builtin:exclusions", "rules/trading_lines.lua"], "default": "record"}})";
+}
+
+HttpReply DecideOn(HttpClient& c, const json& task) {
+  return c.Request(
+      "POST", "/v1/decide", task.dump(),
+      {{"Content-Type", "application/json"}, {"Authorization", "Bearer service-token"}});
+}
+
+json VoiceTask(const std::string& queue, const std::string& call, const std::string& conference) {
+  json attributes = {{"call_sid", call}};
+  if (!conference.empty()) attributes["conference"] = {{"sid", conference}};
+  return {{"sid", kReservation},
+          {"taskSid", kTask},
+          {"queueName", queue},
+          {"taskChannelUniqueName", "voice"},
+          {"attributes", attributes}};
+}
+
+}  // namespace
+
+TEST_CASE("flex endpoints: a call the server has decided on is put to the policy first") {
+  const std::string kTradingCall = "CA1111111111111111111111111111111a";
+  const std::string kSalesCall = "CA2222222222222222222222222222222b";
+  const std::string kHrCall = "CA3333333333333333333333333333333c";
+  const std::string kUnknownCall = "CA4444444444444444444444444444444d";
+  auto write_rule = [](TwilioFixture& f) {
+    f.dir.Write("policy/rules/trading_lines.lua",
+                ReadFile(RECRULES_SOURCE_DIR "/rules/trading_lines.lua"));
+  };
+
+  SUBCASE("known calls: refused, granted with the policy's pause behavior, or not recorded") {
+    TwilioFixture f(TradingPolicy(), {}, write_rule);
+    HttpClient c(f.port);
+    // Recordings to pause, started before the server knew the calls (so not asked about).
+    for (const std::string& call : {kSalesCall, kUnknownCall}) {
+      REQUIRE(PostForm(c, kCreate, {{"callSid", call}, {"Token", "tok-alice"}}).status == 200);
+    }
+    REQUIRE(DecideOn(c, VoiceTask("Trading Desk", kTradingCall, kConference)).status == 200);
+    REQUIRE(DecideOn(c, VoiceTask("Sales", kSalesCall, "")).status == 200);
+    REQUIRE(DecideOn(c, VoiceTask("HR Internal", kHrCall, "")).status == 200);
+    f.fake.ClearRequests();
+
+    // A trading line may not pause, by call or by conference: 409, and Twilio is not asked.
+    HttpReply refused =
+        PostForm(c, kPauseCall, {{"callSid", kTradingCall}, {"Token", "tok-alice"}});
+    CHECK(refused.status == 409);
+    json b = Body(refused);
+    CHECK(b["success"] == false);
+    CHECK(b["recording"].is_null());
+    std::string message = b["message"];
+    CHECK(message.rfind("pause_call_recording refused by the policy: pause refused: trading lines "
+                        "are recorded in full (MiFID II) (rule rules/trading_lines.lua, decision ",
+                        0) == 0);
+    HttpReply by_conference =
+        PostForm(c, kPauseConf, {{"conferenceSid", kConference}, {"Token", "tok-alice"}});
+    CHECK(by_conference.status == 409);
+    CHECK(f.fake.RequestsTo("/Recordings").empty());
+
+    // Elsewhere the pause is granted, silent as the policy says, whatever the form asked.
+    HttpReply granted =
+        PostForm(c, kPauseCall,
+                 {{"callSid", kSalesCall}, {"pauseBehavior", "skip"}, {"Token", "tok-alice"}});
+    CHECK(granted.status == 200);
+    json pause = f.fake.RequestsTo("/Calls/" + kSalesCall + "/Recordings/");
+    REQUIRE(pause.size() == 1);
+    CHECK(pause[0]["form"]["PauseBehavior"] == "silence");
+    // The form is still checked.
+    HttpReply bad =
+        PostForm(c, kPauseCall,
+                 {{"callSid", kSalesCall}, {"pauseBehavior", "loud"}, {"Token", "tok-alice"}});
+    CHECK(bad.status == 400);
+
+    // An excluded call is not recorded: creating its recording is refused.
+    HttpReply create = PostForm(c, kCreate, {{"callSid", kHrCall}, {"Token", "tok-alice"}});
+    CHECK(create.status == 409);
+    CHECK(Body(create)["message"].get<std::string>().rfind(
+              "create_call_recording refused by the policy: ", 0) == 0);
+    CHECK(f.fake.RequestsTo("/Calls/" + kHrCall).empty());
+
+    // A call the server never decided on goes to Twilio as before.
+    HttpReply unknown =
+        PostForm(c, kPauseCall, {{"callSid", kUnknownCall}, {"Token", "tok-alice"}});
+    CHECK(unknown.status == 200);
+
+    CHECK(f.Stop() == 0);
+    std::vector<json> flex;
+    for (const json& d : f.LogLines("decision")) {
+      if (d["source"] == "flex") flex.push_back(d);
+    }
+    REQUIRE(flex.size() == 4);  // two refusals, the grant, the create (a bad form is not asked)
+    CHECK(flex[0]["event"] == "pause_request");
+    CHECK(flex[0]["action"] == "record");
+    CHECK(flex[0]["rule"] == "rules/trading_lines.lua");
+    CHECK(flex[0]["operation"] == "pause_call_recording");
+    CHECK(flex[0]["identity"] == "alice");
+    CHECK(flex[0]["callSid"] == kTradingCall);
+    CHECK(flex[1]["operation"] == "pause_conference_recording");
+    CHECK(flex[2]["action"] == "pause");
+    CHECK(flex[3]["event"] == "accept");
+    CHECK(flex[3]["action"] == "skip");
+    auto actions = f.LogLines("recording");
+    REQUIRE(actions.size() == 4);  // two creates, the granted pause, the unknown call's pause
+    CHECK(actions[0]["decisionId"].is_null());
+    CHECK(actions[2]["operation"] == "pause_call_recording");
+    CHECK(actions[2]["decisionId"] == flex[2]["id"]);
+    CHECK(actions[2]["taskSid"] == kTask);
+    CHECK(actions[2]["callSid"] == kSalesCall);
+    CHECK(actions[3]["decisionId"].is_null());
+    CHECK(actions[3]["callSid"] == kUnknownCall);
+  }
+  SUBCASE("--known-calls 0: the endpoints never ask the policy") {
+    TwilioFixture f(TradingPolicy(), {"--known-calls", "0"}, write_rule);
+    HttpClient c(f.port);
+    REQUIRE(PostForm(c, kCreate, {{"callSid", kTradingCall}, {"Token", "tok-alice"}}).status ==
+            200);
+    REQUIRE(DecideOn(c, VoiceTask("Trading Desk", kTradingCall, "")).status == 200);
+    HttpReply r = PostForm(c, kPauseCall, {{"callSid", kTradingCall}, {"Token", "tok-alice"}});
+    CHECK(r.status == 200);
+    CHECK(f.Stop() == 0);
+  }
 }
 
 TEST_CASE("flex tokens: valid, invalid, expired, missing, cached; static tokens still work") {
@@ -377,7 +512,18 @@ TEST_CASE("taskrouter events: a worker-channel recording on the worker's confere
   CHECK(f.fake.RequestsTo("/Calls/" + kWorkerLeg + "/Recordings.json").size() == 1);
   CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").empty());
   CHECK(f.fake.RequestsTo("/Conferences/" + kConference + "/Participants.json").size() == 1);
+
+  // The worker's leg is now a known call: a Flex pause on it is put to the policy first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the leg is remembered last
+  HttpReply paused = PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+  CHECK(paused.status == 200);
   CHECK(f.Stop() == 0);
+  auto decisions = f.LogLines("decision");
+  REQUIRE(decisions.size() == 2);
+  CHECK(decisions[1]["source"] == "flex");
+  CHECK(decisions[1]["event"] == "pause_request");
+  CHECK(decisions[1]["action"] == "pause");
+  CHECK(decisions[1]["operation"] == "pause_call_recording");
 }
 
 TEST_CASE("taskrouter events: no recording when the policy skips, or not dual-channel") {
