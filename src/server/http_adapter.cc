@@ -216,6 +216,12 @@ struct HttpAdapter::Impl {
   void Policy(Exchange& ex, const Route& route);
   void TaskRouterEvent(Exchange& ex, const Route& route);
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
+  void TaskUpdated(Exchange& ex, const Route& route, const FormFields& form);
+  void Reconcile(const Decision& decision, const Task& task);
+  // Limits for a form's JSON fields (TaskAttributes, ...): the transport bounds the body.
+  ParseLimits FormLimits(const HttpRequest& req) const {
+    return ParseLimits{req.body.size() + 1, options.parse_limits.max_depth};
+  }
   void LogDecision(const std::string& decision_json, std::string_view source,
                    std::string_view extra_fields);
   // The same, with the fields of the JSON object `extra` before the decision's.
@@ -438,11 +444,13 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     return ReplyError(ex, &route, 400, "invalid_input", "EventType: missing form field");
   }
   const std::string* channel = FindField(*form, "TaskChannelUniqueName");
-  if (*event_type != "reservation.accepted" || channel == nullptr || *channel != "voice") {
+  const bool voice = channel != nullptr && *channel == "voice";
+  if (voice && *event_type == "task.updated") return TaskUpdated(ex, route, *form);
+  if (*event_type != "reservation.accepted" || !voice) {
     json body = {{"received", true}, {"eventType", *event_type}, {"action", "ignored"}};
     return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
   }
-  auto task = Task::FromForm(*form, ParseLimits{req.body.size() + 1, 64});
+  auto task = Task::FromForm(*form, FormLimits(req));
   if (!task.ok()) return ReplyStatus(ex, &route, task.status());
   const std::string* reservation = FindField(*form, "ReservationSid");
   if (reservation != nullptr && !accepted.Insert(*reservation)) {
@@ -482,7 +490,9 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     // Answer TaskRouter now; the recording starts on a worker.
     boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
       // The leg recorded may be the worker's: Flex pauses name that call.
-      known_calls.Remember(recording->StartDualChannel(decision, task, fields), task);
+      const std::string leg = recording->StartDualChannel(decision, task, fields);
+      known_calls.Remember(leg, task);
+      known_calls.SetLeg(task.task_sid(), leg);
     });
   }
   json body = {{"received", true},
@@ -490,6 +500,46 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
                {"decision", json::parse(decision_json)},
                {"recording", start ? "starting" : "not_started"}};
   Reply(ex, JsonResponse(200, DumpJson(body)), &route);
+}
+
+// A voice task's attributes changed (a payment IVR began, capture ended): the update event is
+// put to the policy, and the recording follows: paused while the decision says pause, resumed
+// once it says record again, but only a pause recrules made (an agent's own pause stays).
+void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const FormFields& form) {
+  auto task = Task::FromForm(form, FormLimits(ex.request()));
+  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
+  Decision decision;
+  Status s = engine->Decide(Request{Event::kUpdate, *task}, {}, &decision);
+  if (!s.ok()) return ReplyStatus(ex, &route, s);
+  known_calls.Remember(*task);
+  std::string decision_json = decision.ToJson();
+  metrics->CountDecision(decision);
+  LogDecision(decision_json, "taskrouter", json{{"eventType", "task.updated"}});
+  const char* change = "unchanged";
+  if (recording != nullptr && decision.action != Action::kSkip) {
+    const bool pause = decision.action == Action::kPause;
+    if (known_calls.WantPaused(task->task_sid(), pause)) {
+      change = pause ? "pausing" : "resuming";
+      boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
+    }
+  }
+  json body = {{"received", true},
+               {"eventType", "task.updated"},
+               {"decision", json::parse(decision_json)},
+               {"recording", change}};
+  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
+}
+
+// On a worker: Twilio calls until the recording is as the latest decision wants.
+void HttpAdapter::Impl::Reconcile(const Decision& decision, const Task& task) {
+  const std::string task_sid(task.task_sid());
+  while (std::optional<KnownCalls::Step> step = known_calls.NextStep(task_sid)) {
+    std::string changed;
+    const bool ok = recording->ApplyUpdate(decision, task, known_calls.LegOf(task_sid), step->pause,
+                                           step->paused_sid, &changed);
+    known_calls.StepDone(task_sid, ok, step->pause ? changed : "");
+    if (!ok) break;
+  }
 }
 
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,

@@ -31,6 +31,63 @@ std::optional<Task> KnownCalls::Find(std::string_view sid) {
   return it->second.task;
 }
 
+KnownCalls::Recording& KnownCalls::RecordingEntry(std::string_view task_sid) {
+  auto [it, inserted] = recordings_.try_emplace(std::string(task_sid));
+  if (inserted) {
+    recording_order_.push_back(it->first);
+    if (recording_order_.size() > capacity_) {
+      recordings_.erase(recording_order_.front());
+      recording_order_.pop_front();  // never the entry just made: capacity_ > 0 here
+    }
+  }
+  return it->second;
+}
+
+std::string KnownCalls::LegOf(std::string_view task_sid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = recordings_.find(std::string(task_sid));
+  return it == recordings_.end() ? std::string() : it->second.leg;
+}
+
+void KnownCalls::SetLeg(std::string_view task_sid, std::string_view leg) {
+  if (capacity_ == 0 || task_sid.empty() || leg.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  RecordingEntry(task_sid).leg = std::string(leg);
+}
+
+bool KnownCalls::WantPaused(std::string_view task_sid, bool paused) {
+  if (capacity_ == 0 || task_sid.empty()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Recording& r = RecordingEntry(task_sid);
+  r.want_paused = paused;
+  if (r.reconciling || paused == !r.paused_sid.empty()) return false;
+  r.reconciling = true;
+  return true;
+}
+
+std::optional<KnownCalls::Step> KnownCalls::NextStep(std::string_view task_sid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = recordings_.find(std::string(task_sid));
+  if (it == recordings_.end()) return std::nullopt;  // evicted meanwhile
+  Recording& r = it->second;
+  if (r.want_paused == !r.paused_sid.empty()) {
+    r.reconciling = false;
+    return std::nullopt;
+  }
+  return Step{r.want_paused, r.paused_sid};
+}
+
+void KnownCalls::StepDone(std::string_view task_sid, bool ok, std::string_view paused_sid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = recordings_.find(std::string(task_sid));
+  if (it == recordings_.end()) return;
+  if (ok) {
+    it->second.paused_sid = std::string(paused_sid);
+  } else {
+    it->second.reconciling = false;
+  }
+}
+
 size_t KnownCalls::size() {
   std::lock_guard<std::mutex> lock(mu_);
   return by_sid_.size();

@@ -37,16 +37,47 @@ class KnownCalls {
   std::optional<Task> Find(std::string_view sid);
   size_t size();
 
+  // The task's recording as recrules drives it: the call leg it started a dual-channel
+  // recording on, and the pause a task.updated decision wants. One reconciler at a time per
+  // task makes the recording match what the latest decision wants, so events that arrive
+  // close together, on different threads, never race two Twilio updates.
+  std::string LegOf(std::string_view task_sid);
+  void SetLeg(std::string_view task_sid, std::string_view leg);
+  // Records what a decision wants. True when the caller must run a reconciler (none is running
+  // and the recording is not as wanted).
+  bool WantPaused(std::string_view task_sid, bool paused);
+  struct Step {
+    bool pause = false;      // pause, or resume
+    std::string paused_sid;  // resume: the recording recrules paused
+  };
+  // The reconciler's next change; nullopt when the recording is as wanted (the reconciler
+  // ends).
+  std::optional<Step> NextStep(std::string_view task_sid);
+  // After a step: on success, the recording SID now paused (empty after a resume); on failure
+  // the reconciler ends and the next event tries again.
+  void StepDone(std::string_view task_sid, bool ok, std::string_view paused_sid);
+
  private:
   struct Entry {
     Task task;
     Clock::time_point at;
   };
+  struct Recording {
+    std::string leg;
+    bool want_paused = false;
+    std::string paused_sid;  // the recording recrules paused; empty when none is
+    bool reconciling = false;
+  };
+  // The task's entry in recordings_, made when missing; evicts the oldest past capacity.
+  Recording& RecordingEntry(std::string_view task_sid);
+
   const size_t capacity_;
   const Clock::duration max_age_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> by_sid_;
   std::deque<std::string> order_;  // SIDs in the order first remembered
+  std::unordered_map<std::string, Recording> recordings_;
+  std::deque<std::string> recording_order_;
 };
 
 }  // namespace recrules::server

@@ -323,6 +323,42 @@ std::string RecordingActions::StartDualChannel(const Decision& decision, const T
   return leg;
 }
 
+bool RecordingActions::ApplyUpdate(const Decision& decision, const Task& task,
+                                   const std::string& leg, bool pause,
+                                   const std::string& paused_sid, std::string* recording_sid) {
+  const RecordingStatus status = pause ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
+  std::optional<PauseBehavior> behavior;
+  if (pause) behavior = decision.pause_behavior;
+  const std::string target = pause || paused_sid.empty() ? "Twilio.CURRENT" : paused_sid;
+  std::string call_sid;
+  std::string conference_sid;
+  FlexOperation op;
+  TwilioResponse r;
+  if (decision.mode == Mode::kDualChannel) {
+    op = pause ? FlexOperation::kPauseCallRecording : FlexOperation::kResumeCallRecording;
+    call_sid = leg.empty() ? std::string(task.call_sid()) : leg;
+    if (call_sid.empty()) {
+      r.message = "the task has no call_sid attribute (the recorded call leg)";
+    } else {
+      r = client_.UpdateCallRecording(call_sid, target, status, behavior);
+    }
+  } else {
+    op = pause ? FlexOperation::kPauseConferenceRecording
+               : FlexOperation::kResumeConferenceRecording;
+    conference_sid = std::string(task.conference_sid());
+    if (conference_sid.empty()) {
+      r.message = "the task has no conference.sid attribute (the recorded conference)";
+    } else {
+      r = client_.UpdateConferenceRecording(conference_sid, target, status, behavior);
+    }
+  }
+  *recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+  if (recording_sid->empty()) *recording_sid = target;
+  Note("taskrouter", FlexOperationName(op), r, decision.id, decision.task_sid,
+       decision.reservation_sid, call_sid, conference_sid, *recording_sid, "");
+  return r.ok;
+}
+
 bool RecordingActions::MergeMediaAttributes(const Decision& decision,
                                             const std::string& workspace_sid,
                                             const std::string& recording_sid,

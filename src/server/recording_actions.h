@@ -84,6 +84,14 @@ class RecordingActions {
   std::string StartDualChannel(const Decision& decision, const Task& task,
                                const FormFields& fields);
 
+  // After a task.updated decision: pauses (`pause`) or resumes the task's recording. Under
+  // dual-channel, the call recording on `leg` (the customer's call when empty); otherwise the
+  // conference recording of the task's conference. A pause names Twilio.CURRENT, a resume
+  // `paused_sid`, the recording the pause changed. Returns whether Twilio did it, and the SID
+  // of the recording changed in `*recording_sid`.
+  bool ApplyUpdate(const Decision& decision, const Task& task, const std::string& leg, bool pause,
+                   const std::string& paused_sid, std::string* recording_sid);
+
   twilio::TwilioClient& client() { return client_; }
 
  private:

@@ -138,3 +138,33 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     CHECK(known.size() == 0);
   }
 }
+
+TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest decision") {
+  KnownCalls known(10);
+  // Nothing paused and nothing wanted: no reconciler.
+  CHECK_FALSE(known.WantPaused("WT1", false));
+  // A pause is wanted: one reconciler, whose step is a pause.
+  CHECK(known.WantPaused("WT1", true));
+  CHECK_FALSE(known.WantPaused("WT1", true));  // already running
+  auto step = known.NextStep("WT1");
+  REQUIRE(step);
+  CHECK(step->pause);
+  // While the pause is in flight, the decision flips to record: the same reconciler resumes.
+  CHECK_FALSE(known.WantPaused("WT1", false));
+  known.StepDone("WT1", true, "RE1");
+  step = known.NextStep("WT1");
+  REQUIRE(step);
+  CHECK_FALSE(step->pause);
+  CHECK(step->paused_sid == "RE1");
+  known.StepDone("WT1", true, "");
+  CHECK_FALSE(known.NextStep("WT1"));  // as wanted: the reconciler ends
+  // A failed step ends the reconciler; the next decision starts another.
+  CHECK(known.WantPaused("WT1", true));
+  REQUIRE(known.NextStep("WT1"));
+  known.StepDone("WT1", false, "");
+  CHECK(known.WantPaused("WT1", true));
+  // The dual-channel leg, by task.
+  CHECK(known.LegOf("WT1").empty());
+  known.SetLeg("WT1", "CA9");
+  CHECK(known.LegOf("WT1") == "CA9");
+}

@@ -422,8 +422,9 @@ TEST_CASE("taskrouter events: X-Twilio-Signature over the URL Twilio called") {
 namespace {
 
 // A signed reservation.accepted callback for a voice task with these attributes.
-HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes) {
-  Fields fields = {{"EventType", "reservation.accepted"},
+HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes,
+                   const std::string& event_type = "reservation.accepted") {
+  Fields fields = {{"EventType", event_type},
                    {"WorkspaceSid", kWorkspace},
                    {"TaskSid", kTask},
                    {"TaskQueueSid", "WQ0123456789abcdef0123456789abcdef"},
@@ -557,4 +558,96 @@ TEST_CASE("taskrouter events: SIGTERM waits for a recording in progress and logs
   CHECK(actions[0]["result"] == "ok");
   CHECK(actions[0]["latencyMs"].get<int>() >= 900);
   CHECK(TaskAttributes(f.fake)["conversations"]["media"].size() == 1);
+}
+
+TEST_CASE("taskrouter events: task.updated pauses while the policy says pause, then resumes") {
+  // Conference recording (Flex's native one); pci_pause from the rule library; silent pauses.
+  TwilioFixture f(
+      R"({"features": {"pause_recording": {"enabled": true, "include_silence": true}},
+          "recrules": {"rules": ["builtin:exclusions", "rules/pci_pause.lua"],
+                       "default": "record"}})",
+      {}, [](TwilioFixture& fx) {
+        fx.dir.Write("policy/rules/pci_pause.lua",
+                     ReadFile(RECRULES_SOURCE_DIR "/rules/pci_pause.lua"));
+      });
+  HttpClient c(f.port);
+  const std::string kRecording = "RE0123456789abcdef0123456789abcdef";
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  auto recording_status = [&] {
+    return f.fake.State()["recordings"][kRecording]["status"].get<std::string>();
+  };
+  auto updated = [&](const json& a) {
+    HttpReply r = Accepted(f, c, a, "task.updated");
+    REQUIRE(r.status == 200);
+    return Body(r);
+  };
+
+  // Nothing to pause and nothing paused: Twilio is not asked.
+  json quiet = updated(attributes);
+  CHECK(quiet["decision"]["action"] == "record");
+  CHECK(quiet["recording"] == "unchanged");
+
+  // The payment IVR begins: the conference recording is paused, silently.
+  json capture = attributes;
+  capture["ivr"] = {{"stage", "payment"}};
+  json paused = updated(capture);
+  CHECK(paused["decision"]["action"] == "pause");
+  CHECK(paused["decision"]["rule"] == "rules/pci_pause.lua");
+  CHECK(paused["recording"] == "pausing");
+  REQUIRE(Eventually([&] { return recording_status() == "paused"; }, 10000));
+  json pauses = f.fake.RequestsTo("/Conferences/" + kConference + "/Recordings/Twilio.CURRENT");
+  REQUIRE(pauses.size() == 1);
+  CHECK(pauses[0]["form"]["Status"] == "paused");
+  CHECK(pauses[0]["form"]["PauseBehavior"] == "silence");
+
+  // Another update during the capture changes nothing; the agent may not resume either.
+  CHECK(updated(capture)["recording"] == "unchanged");
+  HttpReply resume = PostForm(
+      c, kResumeConf,
+      {{"conferenceSid", kConference}, {"recordingSid", kRecording}, {"Token", "tok-alice"}});
+  CHECK(resume.status == 409);
+  CHECK(Body(resume)["message"].get<std::string>().find("resume refused") != std::string::npos);
+
+  // The capture ends: the recording recrules paused is resumed.
+  json resumed = updated(attributes);
+  CHECK(resumed["recording"] == "resuming");
+  REQUIRE(Eventually([&] { return recording_status() == "in-progress"; }, 10000));
+  json resumes = f.fake.RequestsTo("/Conferences/" + kConference + "/Recordings/" + kRecording);
+  REQUIRE(resumes.size() == 1);
+  CHECK(resumes[0]["form"]["Status"] == "in-progress");
+  CHECK(f.fake.RequestsTo("/Recordings/Twilio.CURRENT").size() == 1);
+
+  CHECK(f.Stop() == 0);
+  std::vector<json> updates;
+  for (const json& d : f.LogLines("decision")) {
+    if (d.value("eventType", "") == "task.updated") updates.push_back(d);
+  }
+  REQUIRE(updates.size() == 4);
+  CHECK(updates[1]["event"] == "update");
+  CHECK(updates[1]["action"] == "pause");
+  auto actions = f.LogLines("recording");
+  REQUIRE(actions.size() == 2);
+  CHECK(actions[0]["operation"] == "pause_conference_recording");
+  CHECK(actions[0]["source"] == "taskrouter");
+  CHECK(actions[0]["decisionId"] == updates[1]["id"]);
+  CHECK(actions[0]["recordingSid"] == kRecording);
+  CHECK(actions[1]["operation"] == "resume_conference_recording");
+  CHECK(actions[1]["decisionId"] == updates[3]["id"]);
+}
+
+TEST_CASE("taskrouter events: an agent's own pause is not resumed by task.updated") {
+  TwilioFixture f(Policy(false));
+  HttpClient c(f.port);
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  REQUIRE(
+      PostForm(c, kPauseConf, {{"conferenceSid", kConference}, {"Token", "tok-alice"}}).status ==
+      200);
+  f.fake.ClearRequests();
+  HttpReply r = Accepted(f, c, attributes, "task.updated");
+  REQUIRE(r.status == 200);
+  CHECK(Body(r)["decision"]["action"] == "record");
+  CHECK(Body(r)["recording"] == "unchanged");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(f.fake.RequestsTo("/Recordings").empty());
+  CHECK(f.Stop() == 0);
 }
