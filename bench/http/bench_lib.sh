@@ -93,14 +93,15 @@ proc_ticks() {
 proc_mem_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # run_wrk LABEL PID URL DURATION [wrk_decide.lua args...]: one line "http target=LABEL rps=...".
-# wrk runs in $RUN (the corpus is there), bounded by `timeout`.
+# wrk runs in $RUN (the corpus is there), bounded by `timeout`. WRK_SCRIPT (an absolute path)
+# replaces the peers' wrk_decide.lua.
 run_wrk() {
   local label=$1 pid=$2 url=$3 duration=$4; shift 4
   local s0 s1 out hz
   hz=$(getconf CLK_TCK)
   s0=$(proc_ticks "$pid")
   out=$(cd "$RUN" && timeout -k 5 $((duration + 30)) wrk -t"${THREADS:-2}" -c"${CONNS:-64}" \
-          -d"${duration}s" -s "$PEERS/wrk_decide.lua" "$url" -- "$@" | grep '^WRK ' ||
+          -d"${duration}s" -s "${WRK_SCRIPT:-$PEERS/wrk_decide.lua}" "$url" -- "$@" | grep '^WRK ' ||
         echo "WRK rps=0 wrk_failed=1")
   s1=$(proc_ticks "$pid")
   echo "http target=$label ${out#WRK } server_cpu_pct=$(( (s1 - s0) * 100 / (hz * duration) ))"

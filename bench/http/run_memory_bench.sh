@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resident memory of `recrules serve`: idle, under wrk load on POST /v1/decide, and idle again
 # after the load, for the peers policy (built-in exclusions only) and for a generated policy of
-# 100 Lua rules that read attributes (written into a temporary policy folder).
+# 100 Lua rules that read attributes (written into a temporary policy folder); then the peers
+# policy with Twilio configured, remembering the tasks of known calls and not.
 #
 #   bench/http/run_memory_bench.sh [BUILD_DIR]
 #   env: PEERS=../shared/peers  DURATION=10 THREADS=2 CONNS=64 SERVER_THREADS=2 RULES=100
@@ -79,10 +80,10 @@ policy["recrules"] = {"rules": ["builtin:exclusions"] + rules, "default": "recor
 json.dump(policy, open(os.path.join(folder, "policy.json"), "w"), indent=2)
 PY
 
-measure() { # label policy_folder
+measure() { # label policy_folder [extra serve options]
   local label=$1 policy=$2
   start_recrules "$policy" --threads "$SERVER_THREADS" --decision-log "$RUN/decisions.log" \
-    --decision-log-max-bytes $((64 << 20)) --decision-log-keep 1
+    --decision-log-max-bytes $((64 << 20)) --decision-log-keep 1 "${@:3}"
   local pid=$PID url=$URL
   # One request on each I/O thread's first connection would not reach every thread; a short
   # burst does, so "idle" is after the per-thread policy state exists.
@@ -110,4 +111,16 @@ echo "config: wrk -t$THREADS -c$CONNS -d${DURATION}s POST /v1/decide (10 000 dis
      "recrules --threads $SERVER_THREADS; load average $(load_average)"
 measure builtin_only "$RUN/builtin"
 measure "lua_${RULES}_rules" "$RUN/lua"
+# With Twilio credentials, /v1/decide keeps each task it decides on, by call and conference SID,
+# so that the Flex recording endpoints can ask the policy (--known-calls, default 10 000 SIDs).
+# The corpus' 10 000 tasks have distinct call SIDs, so the bound is reached. Nothing calls
+# Twilio here: the API URL is a closed local port.
+# With Twilio configured, callers need a token: a static one, sent by wrk_decide_token.lua.
+export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=bench \
+  RECRULES_TWILIO_API_URL=http://127.0.0.1:9 RECRULES_TWILIO_IAM_URL=http://127.0.0.1:9 \
+  RECRULES_TWILIO_TASKROUTER_URL=http://127.0.0.1:9 \
+  RECRULES_API_TOKENS=bench-token RECRULES_BENCH_TOKEN=bench-token \
+  WRK_SCRIPT=$PWD/bench/http/wrk_decide_token.lua
+measure builtin_twilio_known_calls_10000 "$RUN/builtin" --known-calls 10000
+measure builtin_twilio_known_calls_0 "$RUN/builtin" --known-calls 0
 echo "load average after: $(load_average)"

@@ -179,7 +179,7 @@ struct HttpAdapter::Impl {
         options(std::move(o)),
         recording(r),
         workers(size_t(std::max(1, options.worker_threads))),
-        known_calls(r != nullptr ? options.known_calls : 0) {}
+        known_calls(r != nullptr ? options.known_calls : 0, options.parse_limits) {}
 
   // Adds the CORS headers the request's Origin is entitled to, and sends.
   void Reply(Exchange& ex, HttpResponse r, const Route* route) {
@@ -392,17 +392,10 @@ void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
     options.explain = Truthy(FindField(*query, "explain"));
   }
   thread_local Decision decision;  // reused: its strings keep their buffers
-  Status s;
-  if (known_calls.enabled()) {
-    // The task is kept, so that a later Flex recording request on its call can be decided.
-    auto request = ParseRequest(req.body, this->options.parse_limits);
-    if (!request.ok()) return ReplyStatus(ex, &route, request.status());
-    s = engine->Decide(*request, options, &decision);
-    if (s.ok()) known_calls.Remember(request->task);
-  } else {
-    s = engine->Decide(req.body, options, &decision);
-  }
+  Status s = engine->Decide(req.body, options, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
+  // So that a later Flex recording request on this call can be decided.
+  known_calls.RememberRequest(decision.call_sid, decision.conference_sid, req.body);
   HttpResponse r;
   r.body.reserve(512);
   decision.AppendJson(&r.body);

@@ -2,13 +2,12 @@
 
 namespace recrules::server {
 
-void KnownCalls::Remember(std::string_view sid, const Task& task) {
+void KnownCalls::Put(std::string_view sid, Entry entry) {
   if (capacity_ == 0 || sid.empty()) return;
-  const Clock::time_point now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = by_sid_.try_emplace(std::string(sid), Entry{task, now});
+  auto [it, inserted] = by_sid_.try_emplace(std::string(sid), entry);
   if (!inserted) {
-    it->second = Entry{task, now};
+    it->second = std::move(entry);
     return;
   }
   order_.push_back(it->first);
@@ -18,17 +17,37 @@ void KnownCalls::Remember(std::string_view sid, const Task& task) {
   }
 }
 
+void KnownCalls::Remember(std::string_view sid, const Task& task) {
+  Put(sid, Entry{task, nullptr, Clock::now()});
+}
+
 void KnownCalls::Remember(const Task& task) {
   Remember(task.call_sid(), task);
   Remember(task.conference_sid(), task);
 }
 
+void KnownCalls::RememberRequest(std::string_view call_sid, std::string_view conference_sid,
+                                 std::string_view request_json) {
+  if (capacity_ == 0 || (call_sid.empty() && conference_sid.empty())) return;
+  Entry entry{std::nullopt, std::make_shared<const std::string>(request_json), Clock::now()};
+  Put(call_sid, entry);
+  Put(conference_sid, std::move(entry));
+}
+
 std::optional<Task> KnownCalls::Find(std::string_view sid) {
   if (capacity_ == 0 || sid.empty()) return std::nullopt;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_sid_.find(std::string(sid));
-  if (it == by_sid_.end() || Clock::now() - it->second.at > max_age_) return std::nullopt;
-  return it->second.task;
+  Entry entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_sid_.find(std::string(sid));
+    if (it == by_sid_.end() || Clock::now() - it->second.at > max_age_) return std::nullopt;
+    entry = it->second;
+  }
+  if (entry.task) return entry.task;
+  // It parsed when it was decided on, with the same limits.
+  auto request = ParseRequest(*entry.request_json, limits_);
+  if (!request.ok()) return std::nullopt;
+  return request->task;
 }
 
 KnownCalls::Recording& KnownCalls::RecordingEntry(std::string_view task_sid) {

@@ -4,13 +4,14 @@
 // Twilio.
 //
 // Bounded: at most `capacity` SIDs, the first remembered leaving first; an entry not refreshed
-// for `max_age` is not used. A task is shared by its SIDs (Task is reference counted), so a
-// call and its conference cost one task. Thread-safe.
+// for `max_age` is not used. What an entry holds is shared by its SIDs (a reference-counted
+// Task, or the request's JSON text), so a call and its conference cost one. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,8 +26,9 @@ class KnownCalls {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit KnownCalls(size_t capacity, Clock::duration max_age = std::chrono::hours(12))
-      : capacity_(capacity), max_age_(max_age) {}
+  explicit KnownCalls(size_t capacity, ParseLimits limits = {},
+                      Clock::duration max_age = std::chrono::hours(12))
+      : capacity_(capacity), limits_(limits), max_age_(max_age) {}
 
   bool enabled() const { return capacity_ > 0; }
   // Remembers `task` under `sid` (a call or conference SID; empty is ignored), replacing what
@@ -34,6 +36,12 @@ class KnownCalls {
   void Remember(std::string_view sid, const Task& task);
   // Remembers `task` under its call SID and its conference SID.
   void Remember(const Task& task);
+  // Remembers a /v1/decide request (its JSON text, as decided on) under the call and conference
+  // SIDs of its task. Keeping the text is cheaper than keeping a parsed task on the decision
+  // path; the rare Find that needs it parses it again.
+  void RememberRequest(std::string_view call_sid, std::string_view conference_sid,
+                       std::string_view request_json);
+  // The task remembered under `sid`, if any and not older than the maximum age.
   std::optional<Task> Find(std::string_view sid);
   size_t size();
 
@@ -59,9 +67,11 @@ class KnownCalls {
 
  private:
   struct Entry {
-    Task task;
+    std::optional<Task> task;                         // or
+    std::shared_ptr<const std::string> request_json;  // a request to parse again
     Clock::time_point at;
   };
+  void Put(std::string_view sid, Entry entry);
   struct Recording {
     std::string leg;
     bool want_paused = false;
@@ -72,6 +82,7 @@ class KnownCalls {
   Recording& RecordingEntry(std::string_view task_sid);
 
   const size_t capacity_;
+  const ParseLimits limits_;
   const Clock::duration max_age_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> by_sid_;

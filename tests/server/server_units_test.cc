@@ -124,11 +124,22 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     CHECK(known.Find("CA4"));
   }
   SUBCASE("an entry older than the maximum age is not used") {
-    KnownCalls known(3, std::chrono::milliseconds(20));
+    KnownCalls known(3, {}, std::chrono::milliseconds(20));
     known.Remember(task("q", "CA1", ""));
     CHECK(known.Find("CA1"));
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
     CHECK_FALSE(known.Find("CA1"));
+  }
+  SUBCASE("a request's JSON text, parsed again when found") {
+    KnownCalls known(10);
+    known.RememberRequest("CA7", "CF7",
+                          R"({"event":"accept","task":{"queueName":"Sales","attributes":)"
+                          R"({"call_sid":"CA7","conference":{"sid":"CF7"}}}})");
+    REQUIRE(known.Find("CA7"));
+    CHECK(known.Find("CA7")->queue_name() == "Sales");
+    CHECK(known.Find("CF7")->conference_sid() == "CF7");
+    known.RememberRequest("", "", "{}");  // no SID: nothing to remember
+    CHECK(known.size() == 2);
   }
   SUBCASE("capacity 0 remembers nothing") {
     KnownCalls known(0);
