@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -495,6 +496,14 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   Reply(ex, JsonResponse(200, DumpJson(body)), &route);
 }
 
+// TaskRouter's Timestamp field (when the event was sent), 0 when absent or not a number.
+int64_t EventTimestamp(const std::string* field) {
+  int64_t value = 0;
+  if (field == nullptr) return 0;
+  auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
+  return ec == std::errc() && end == field->data() + field->size() && value > 0 ? value : 0;
+}
+
 // A voice task's attributes changed (a payment IVR began, capture ended): the update event is
 // put to the policy, and the recording follows: paused while the decision says pause, resumed
 // once it says record again, but only a pause recrules made (an agent's own pause stays).
@@ -511,9 +520,30 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
   const char* change = "unchanged";
   if (recording != nullptr && decision.action != Action::kSkip) {
     const bool pause = decision.action == Action::kPause;
-    if (known_calls.WantPaused(task->task_sid(), pause)) {
-      change = pause ? "pausing" : "resuming";
-      boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
+    const std::string* timestamp = FindField(form, "Timestamp");
+    switch (known_calls.WantPaused(task->task_sid(), pause, EventTimestamp(timestamp))) {
+      case KnownCalls::Want::kStale:
+        change = "stale";
+        if (decision_log->enabled()) {
+          decision_log->Append(DumpJson(
+              {{"time", NowRfc3339()},
+               {"type", "stale_event"},
+               {"source", "taskrouter"},
+               {"eventType", "task.updated"},
+               {"taskSid", task->task_sid()},
+               {"decisionId", decision.id},
+               {"timestamp", *timestamp},
+               {"message",
+                "task.updated sent before one already applied to this task (out of order or "
+                "replayed): the recording is not changed"}}));
+        }
+        break;
+      case KnownCalls::Want::kAsIs:
+        break;
+      case KnownCalls::Want::kRunReconciler:
+        change = pause ? "pausing" : "resuming";
+        boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
+        break;
     }
   }
   json body = {{"received", true},

@@ -74,14 +74,16 @@ void KnownCalls::SetLeg(std::string_view task_sid, std::string_view leg) {
   RecordingEntry(task_sid).leg = std::string(leg);
 }
 
-bool KnownCalls::WantPaused(std::string_view task_sid, bool paused) {
-  if (capacity_ == 0 || task_sid.empty()) return false;
+KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, int64_t timestamp) {
+  if (capacity_ == 0 || task_sid.empty()) return Want::kAsIs;
   std::lock_guard<std::mutex> lock(mu_);
   Recording& r = RecordingEntry(task_sid);
+  if (timestamp < r.last_event) return Want::kStale;
+  r.last_event = timestamp;
   r.want_paused = paused;
-  if (r.reconciling || paused == !r.paused_sid.empty()) return false;
+  if (r.reconciling || paused == !r.paused_sid.empty()) return Want::kAsIs;
   r.reconciling = true;
-  return true;
+  return Want::kRunReconciler;
 }
 
 std::optional<KnownCalls::Step> KnownCalls::NextStep(std::string_view task_sid) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -51,9 +52,15 @@ class KnownCalls {
   // close together, on different threads, never race two Twilio updates.
   std::string LegOf(std::string_view task_sid);
   void SetLeg(std::string_view task_sid, std::string_view leg);
-  // Records what a decision wants. True when the caller must run a reconciler (none is running
-  // and the recording is not as wanted).
-  bool WantPaused(std::string_view task_sid, bool paused);
+  // Records what the decision on a task.updated event sent at `timestamp` (TaskRouter's
+  // Timestamp; 0 when absent) wants, unless an event sent later was already recorded: TaskRouter
+  // may deliver events out of order, and a replayed old event must not change the recording.
+  enum class Want {
+    kStale,          // older than one already recorded: ignored
+    kAsIs,           // recorded; a reconciler is running or the recording is as wanted
+    kRunReconciler,  // recorded; the caller must run a reconciler
+  };
+  Want WantPaused(std::string_view task_sid, bool paused, int64_t timestamp);
   struct Step {
     bool pause = false;      // pause, or resume
     std::string paused_sid;  // resume: the recording recrules paused
@@ -77,6 +84,7 @@ class KnownCalls {
     bool want_paused = false;
     std::string paused_sid;  // the recording recrules paused; empty when none is
     bool reconciling = false;
+    int64_t last_event = 0;  // the Timestamp of the latest task.updated recorded
   };
   // The task's entry in recordings_, made when missing; evicts the oldest past capacity.
   Recording& RecordingEntry(std::string_view task_sid);

@@ -151,17 +151,18 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
 }
 
 TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest decision") {
+  using Want = KnownCalls::Want;
   KnownCalls known(10);
   // Nothing paused and nothing wanted: no reconciler.
-  CHECK_FALSE(known.WantPaused("WT1", false));
+  CHECK(known.WantPaused("WT1", false, 100) == Want::kAsIs);
   // A pause is wanted: one reconciler, whose step is a pause.
-  CHECK(known.WantPaused("WT1", true));
-  CHECK_FALSE(known.WantPaused("WT1", true));  // already running
+  CHECK(known.WantPaused("WT1", true, 101) == Want::kRunReconciler);
+  CHECK(known.WantPaused("WT1", true, 101) == Want::kAsIs);  // already running
   auto step = known.NextStep("WT1");
   REQUIRE(step);
   CHECK(step->pause);
   // While the pause is in flight, the decision flips to record: the same reconciler resumes.
-  CHECK_FALSE(known.WantPaused("WT1", false));
+  CHECK(known.WantPaused("WT1", false, 102) == Want::kAsIs);
   known.StepDone("WT1", true, "RE1");
   step = known.NextStep("WT1");
   REQUIRE(step);
@@ -169,11 +170,16 @@ TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest 
   CHECK(step->paused_sid == "RE1");
   known.StepDone("WT1", true, "");
   CHECK_FALSE(known.NextStep("WT1"));  // as wanted: the reconciler ends
+  // An event sent before the last one recorded (out of order, or replayed) changes nothing.
+  CHECK(known.WantPaused("WT1", true, 101) == Want::kStale);
+  CHECK_FALSE(known.NextStep("WT1"));
   // A failed step ends the reconciler; the next decision starts another.
-  CHECK(known.WantPaused("WT1", true));
+  CHECK(known.WantPaused("WT1", true, 103) == Want::kRunReconciler);
   REQUIRE(known.NextStep("WT1"));
   known.StepDone("WT1", false, "");
-  CHECK(known.WantPaused("WT1", true));
+  CHECK(known.WantPaused("WT1", true, 103) == Want::kRunReconciler);  // same second: not stale
+  // Tasks are independent.
+  CHECK(known.WantPaused("WT2", true, 1) == Want::kRunReconciler);
   // The dual-channel leg, by task.
   CHECK(known.LegOf("WT1").empty());
   known.SetLeg("WT1", "CA9");

@@ -423,8 +423,10 @@ namespace {
 
 // A signed reservation.accepted callback for a voice task with these attributes.
 HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes,
-                   const std::string& event_type = "reservation.accepted") {
+                   const std::string& event_type = "reservation.accepted",
+                   const std::string& timestamp = "1700000000") {
   Fields fields = {{"EventType", event_type},
+                   {"Timestamp", timestamp},
                    {"WorkspaceSid", kWorkspace},
                    {"TaskSid", kTask},
                    {"TaskQueueSid", "WQ0123456789abcdef0123456789abcdef"},
@@ -576,8 +578,9 @@ TEST_CASE("taskrouter events: task.updated pauses while the policy says pause, t
   auto recording_status = [&] {
     return f.fake.State()["recordings"][kRecording]["status"].get<std::string>();
   };
+  int64_t sent = 1700000000;  // TaskRouter's Timestamp: each event one second later
   auto updated = [&](const json& a) {
-    HttpReply r = Accepted(f, c, a, "task.updated");
+    HttpReply r = Accepted(f, c, a, "task.updated", std::to_string(++sent));
     REQUIRE(r.status == 200);
     return Body(r);
   };
@@ -617,12 +620,26 @@ TEST_CASE("taskrouter events: task.updated pauses while the policy says pause, t
   CHECK(resumes[0]["form"]["Status"] == "in-progress");
   CHECK(f.fake.RequestsTo("/Recordings/Twilio.CURRENT").size() == 1);
 
+  // The capture's first event, replayed (or delivered late): older than the last one applied,
+  // so the recording stays as it is.
+  HttpReply replay = Accepted(f, c, capture, "task.updated", "1700000002");
+  REQUIRE(replay.status == 200);
+  CHECK(Body(replay)["decision"]["action"] == "pause");
+  CHECK(Body(replay)["recording"] == "stale");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(recording_status() == "in-progress");
+  CHECK(f.fake.RequestsTo("/Recordings/Twilio.CURRENT").size() == 1);
+
   CHECK(f.Stop() == 0);
+  auto stale = f.LogLines("stale_event");
+  REQUIRE(stale.size() == 1);
+  CHECK(stale[0]["taskSid"] == kTask);
+  CHECK(stale[0]["timestamp"] == "1700000002");
   std::vector<json> updates;
   for (const json& d : f.LogLines("decision")) {
     if (d.value("eventType", "") == "task.updated") updates.push_back(d);
   }
-  REQUIRE(updates.size() == 4);
+  REQUIRE(updates.size() == 5);
   CHECK(updates[1]["event"] == "update");
   CHECK(updates[1]["action"] == "pause");
   auto actions = f.LogLines("recording");
