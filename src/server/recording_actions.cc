@@ -171,22 +171,16 @@ std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op,
   request.op = op;
   const bool on_call = request.on_call();
   const bool pause = request.pause();
-  if (on_call) {
-    request.call_sid = field("callSid");
-    if (!IsSid(request.call_sid, "CA")) {
-      return FlexAnswer(400, false, nullptr,
-                        request.call_sid.empty()
-                            ? "callSid: missing form field"
-                            : "callSid: expected a call SID (CA + 32 hex digits)");
-    }
-  } else {
-    request.conference_sid = field("conferenceSid");
-    if (!IsSid(request.conference_sid, "CF")) {
-      return FlexAnswer(400, false, nullptr,
-                        request.conference_sid.empty()
-                            ? "conferenceSid: missing form field"
-                            : "conferenceSid: expected a conference SID (CF + 32 hex digits)");
-    }
+  // The call or the conference the operation acts on.
+  const char* name = on_call ? "callSid" : "conferenceSid";
+  std::string& sid = on_call ? request.call_sid : request.conference_sid;
+  sid = field(name);
+  if (!IsSid(sid, on_call ? "CA" : "CF")) {
+    return FlexAnswer(
+        400, false, nullptr,
+        std::string(name) + (sid.empty() ? ": missing form field"
+                             : on_call   ? ": expected a call SID (CA + 32 hex digits)"
+                                         : ": expected a conference SID (CF + 32 hex digits)"));
   }
   if (op != FlexOperation::kCreateRecording) {
     std::string& recording_sid = request.recording_sid;

@@ -181,6 +181,12 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(Body(missing)["message"] == "recordingSid: missing form field");
     HttpReply bad_sid = PostForm(c, kCreate, {{"callSid", "nope"}, {"Token", "tok-alice"}});
     CHECK(Body(bad_sid)["message"] == "callSid: expected a call SID (CA + 32 hex digits)");
+    HttpReply no_conference = PostForm(c, kPauseConf, {{"Token", "tok-alice"}});
+    CHECK(Body(no_conference)["message"] == "conferenceSid: missing form field");
+    HttpReply bad_conference =
+        PostForm(c, kPauseConf, {{"conferenceSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(Body(bad_conference)["message"] ==
+          "conferenceSid: expected a conference SID (CF + 32 hex digits)");
     HttpReply bad_behavior = PostForm(
         c, kPauseCall, {{"callSid", kCall}, {"pauseBehavior", "loud"}, {"Token", "tok-alice"}});
     CHECK(Body(bad_behavior)["message"] == "pauseBehavior: expected skip or silence, got \"loud\"");
