@@ -532,7 +532,7 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
                {"eventType", "task.updated"},
                {"taskSid", task->task_sid()},
                {"decisionId", decision.id},
-               {"timestamp", *timestamp},
+               {"timestamp", timestamp ? *timestamp : std::string()},
                {"message",
                 "task.updated sent before one already applied to this task (out of order or "
                 "replayed): the recording is not changed"}}));

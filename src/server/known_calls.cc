@@ -78,8 +78,10 @@ KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, 
   if (capacity_ == 0 || task_sid.empty()) return Want::kAsIs;
   std::lock_guard<std::mutex> lock(mu_);
   Recording& r = RecordingEntry(task_sid);
-  if (timestamp < r.last_event) return Want::kStale;
-  r.last_event = timestamp;
+  if (timestamp > 0) {  // without one, an event cannot be ordered: it is applied
+    if (timestamp < r.last_event) return Want::kStale;
+    r.last_event = timestamp;
+  }
   r.want_paused = paused;
   if (r.reconciling || paused == !r.paused_sid.empty()) return Want::kAsIs;
   r.reconciling = true;

@@ -53,8 +53,9 @@ class KnownCalls {
   std::string LegOf(std::string_view task_sid);
   void SetLeg(std::string_view task_sid, std::string_view leg);
   // Records what the decision on a task.updated event sent at `timestamp` (TaskRouter's
-  // Timestamp; 0 when absent) wants, unless an event sent later was already recorded: TaskRouter
-  // may deliver events out of order, and a replayed old event must not change the recording.
+  // Timestamp) wants, unless an event sent later was already recorded: TaskRouter may deliver
+  // events out of order, and a replayed old event must not change the recording. An event
+  // without a timestamp (0) cannot be ordered and is recorded.
   enum class Want {
     kStale,          // older than one already recorded: ignored
     kAsIs,           // recorded; a reconciler is running or the recording is as wanted

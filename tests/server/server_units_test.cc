@@ -178,6 +178,8 @@ TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest 
   REQUIRE(known.NextStep("WT1"));
   known.StepDone("WT1", false, "");
   CHECK(known.WantPaused("WT1", true, 103) == Want::kRunReconciler);  // same second: not stale
+  CHECK(known.WantPaused("WT1", false, 0) == Want::kAsIs);            // no timestamp: applied
+  CHECK(known.WantPaused("WT1", true, 103) == Want::kAsIs);           // the order kept from before
   // Tasks are independent.
   CHECK(known.WantPaused("WT2", true, 1) == Want::kRunReconciler);
   // The dual-channel leg, by task.

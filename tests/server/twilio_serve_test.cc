@@ -432,7 +432,6 @@ HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes,
                    const std::string& event_type = "reservation.accepted",
                    const std::string& timestamp = "1700000000") {
   Fields fields = {{"EventType", event_type},
-                   {"Timestamp", timestamp},
                    {"WorkspaceSid", kWorkspace},
                    {"TaskSid", kTask},
                    {"TaskQueueSid", "WQ0123456789abcdef0123456789abcdef"},
@@ -442,6 +441,7 @@ HttpReply Accepted(TwilioFixture& f, HttpClient& c, const json& attributes,
                    {"ReservationSid", kReservation},
                    {"WorkerSid", "WK0123456789abcdef0123456789abcdef"},
                    {"WorkerAttributes", R"({"full_name":"Alice"})"}};
+  if (!timestamp.empty()) fields.emplace_back("Timestamp", timestamp);  // empty: not sent
   std::string url = f.url("/v1/taskrouter/events");
   std::string sig = recrules::twilio::ComputeTwilioSignature(FakeTwilio::kAuthToken, url, fields);
   auto headers = kFormType;
@@ -636,6 +636,12 @@ TEST_CASE("taskrouter events: task.updated pauses while the policy says pause, t
   CHECK(recording_status() == "in-progress");
   CHECK(f.fake.RequestsTo("/Recordings/Twilio.CURRENT").size() == 1);
 
+  // An event without a Timestamp cannot be ordered: it is applied.
+  HttpReply untimed = Accepted(f, c, capture, "task.updated", "");
+  REQUIRE(untimed.status == 200);
+  CHECK(Body(untimed)["recording"] == "pausing");
+  REQUIRE(Eventually([&] { return recording_status() == "paused"; }, 10000));
+
   CHECK(f.Stop() == 0);
   auto stale = f.LogLines("stale_event");
   REQUIRE(stale.size() == 1);
@@ -645,11 +651,11 @@ TEST_CASE("taskrouter events: task.updated pauses while the policy says pause, t
   for (const json& d : f.LogLines("decision")) {
     if (d.value("eventType", "") == "task.updated") updates.push_back(d);
   }
-  REQUIRE(updates.size() == 5);
+  REQUIRE(updates.size() == 6);
   CHECK(updates[1]["event"] == "update");
   CHECK(updates[1]["action"] == "pause");
   auto actions = f.LogLines("recording");
-  REQUIRE(actions.size() == 2);
+  REQUIRE(actions.size() == 3);
   CHECK(actions[0]["operation"] == "pause_conference_recording");
   CHECK(actions[0]["source"] == "taskrouter");
   CHECK(actions[0]["decisionId"] == updates[1]["id"]);
