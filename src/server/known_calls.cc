@@ -52,11 +52,20 @@ std::optional<Task> KnownCalls::Find(std::string_view sid) {
 
 KnownCalls::Recording& KnownCalls::RecordingEntry(std::string_view task_sid) {
   auto [it, inserted] = recordings_.try_emplace(std::string(task_sid));
-  if (inserted) {
-    recording_order_.push_back(it->first);
-    if (recording_order_.size() > capacity_) {
-      recordings_.erase(recording_order_.front());
-      recording_order_.pop_front();  // never the entry just made: capacity_ > 0 here
+  if (!inserted) return it->second;
+  recording_order_.push_back(it->first);
+  // Past capacity the oldest entry goes, but never one whose recording recrules has paused or
+  // is changing: forgetting it would leave that call paused for good. Those move to the back;
+  // when every entry is one of them, the map grows (it is then bounded by the calls paused).
+  for (size_t tries = recording_order_.size(); recording_order_.size() > capacity_ && tries > 0;
+       --tries) {
+    std::string oldest = std::move(recording_order_.front());
+    recording_order_.pop_front();
+    auto old = recordings_.find(oldest);
+    if (old->second.paused_sid.empty() && !old->second.reconciling) {
+      recordings_.erase(old);  // never the entry just made: it is at the back
+    } else {
+      recording_order_.push_back(std::move(oldest));
     }
   }
   return it->second;

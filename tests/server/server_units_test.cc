@@ -187,3 +187,22 @@ TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest 
   known.SetLeg("WT1", "CA9");
   CHECK(known.LegOf("WT1") == "CA9");
 }
+
+TEST_CASE("KnownCalls: a recording recrules paused is never forgotten to make room") {
+  using Want = KnownCalls::Want;
+  KnownCalls known(2);
+  REQUIRE(known.WantPaused("WT-paused", true, 1) == Want::kRunReconciler);
+  REQUIRE(known.NextStep("WT-paused"));
+  known.StepDone("WT-paused", true, "RE1");
+  CHECK_FALSE(known.NextStep("WT-paused"));  // paused, as wanted; the reconciler ended
+  // Many newer tasks come and go past the capacity of 2.
+  for (int i = 0; i < 10; ++i) known.SetLeg("WT" + std::to_string(i), "CA" + std::to_string(i));
+  CHECK(known.LegOf("WT0").empty());  // an ordinary old entry was forgotten
+  CHECK(known.LegOf("WT9") == "CA9");
+  // The paused one is still known: when the decision says record, it is resumed.
+  REQUIRE(known.WantPaused("WT-paused", false, 2) == Want::kRunReconciler);
+  auto step = known.NextStep("WT-paused");
+  REQUIRE(step);
+  CHECK_FALSE(step->pause);
+  CHECK(step->paused_sid == "RE1");
+}
