@@ -13,8 +13,13 @@
 #      still runs the last valid policy.
 # It prints the figures and exits 0 when all hold, 1 when one does not, 77 when wrk is missing.
 #
+# --twilio runs the server against the fake Twilio (tests/fake_twilio) with credentials, so every
+# decided call is remembered (--known-calls) and callers need a token; the loop then also
+# creates and pauses recordings through the Flex template endpoints on calls the load decided
+# on, which the policy may refuse (each answer must be 200 or 409).
+#
 #   tests/soak/soak.sh [--recrules PATH] [--duration SECONDS] [--connections N] [--threads N]
-#                      [--corpus FILE.jsonl] [--warmup SECONDS] [--keep]
+#                      [--corpus FILE.jsonl] [--warmup SECONDS] [--twilio] [--keep]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +31,7 @@ wrk_threads=2
 corpus=""
 warmup=""
 keep=0
+twilio=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --recrules) recrules="$2"; shift 2 ;;
@@ -35,6 +41,7 @@ while [[ $# -gt 0 ]]; do
     --corpus) corpus="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
+    --twilio) twilio=1; shift ;;
     *) echo "soak: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,9 +53,11 @@ if [[ -z "$warmup" ]]; then warmup=$(( duration >= 150 ? 30 : duration / 5 )); f
 work="$(mktemp -d "${TMPDIR:-/tmp}/recrules-soak-XXXXXX")"
 serve_pid=""
 wrk_pid=""
+fake_pid=""
 cleanup() {
   [[ -n "$wrk_pid" ]] && kill "$wrk_pid" 2>/dev/null || true
   [[ -n "$serve_pid" ]] && kill -9 "$serve_pid" 2>/dev/null || true
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null || true
   if [[ $keep -eq 1 ]]; then echo "soak: files kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -64,6 +73,38 @@ for f in "$src"/examples/tasks/*.json; do
 done
 if [[ -n "$corpus" && -f "$corpus" ]]; then head -n 2000 "$corpus" >> "$work/bodies.jsonl"; fi
 bodies=$(wc -l < "$work/bodies.jsonl")
+
+auth=()  # curl options: a token, when the server requires one
+if [[ $twilio -eq 1 ]]; then
+  node "$src/tests/fake_twilio/fake_twilio.js" --port 0 > "$work/fake.out" 2> "$work/fake.err" &
+  fake_pid=$!
+  fake_url=""
+  for _ in $(seq 1 200); do
+    fake_url=$(grep -o 'listening 127.0.0.1:[0-9]*' "$work/fake.out" 2>/dev/null | sed 's/listening /http:\/\//' || true)
+    [[ -n "$fake_url" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$fake_url" ]] || { echo "soak: the fake Twilio did not start" >&2; cat "$work/fake.err" >&2; exit 1; }
+  export TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TWILIO_AUTH_TOKEN=fake-auth-token \
+    RECRULES_TWILIO_API_URL="$fake_url" RECRULES_TWILIO_IAM_URL="$fake_url" \
+    RECRULES_TWILIO_TASKROUTER_URL="$fake_url" RECRULES_API_TOKENS=soak-token SOAK_TOKEN=soak-token
+  auth=(-H "Authorization: Bearer soak-token")
+  # Call SIDs of the bodies: the load decides on them, so the server knows them.
+  python3 - "$work/bodies.jsonl" > "$work/calls" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    t = r.get("task", r)
+    a = t.get("attributes")
+    a = json.loads(a) if isinstance(a, str) else a
+    if isinstance(a, dict) and isinstance(a.get("call_sid"), str) and len(a["call_sid"]) == 34:
+        print(a["call_sid"])
+PY
+  [[ -s "$work/calls" ]] || { echo "soak: no call SIDs in the bodies" >&2; exit 1; }
+fi
+flex_sent=0
+flex_granted=0
+flex_refused=0
 
 log="$work/decisions.jsonl"
 "$recrules" serve --policy "$work/policy" --listen 127.0.0.1:0 --decision-log "$log" \
@@ -94,7 +135,7 @@ reloads_refused=0
 bad() {
   local want="$1"; shift
   local got
-  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@") || true  # 000: no answer
+  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${auth[@]}" "$@") || true  # 000: no answer
   bad_sent=$((bad_sent + 1))
   if [[ "$got" != "$want" ]]; then
     bad_failures=$((bad_failures + 1))
@@ -118,12 +159,12 @@ PY
       mv "$work/policy/policy.json.tmp" "$work/policy/policy.json" ;;
     1) # A broken write, left in place for a moment, then a POST reload that must refuse it.
       printf '{"recrules": {"rules": [' > "$work/policy/policy.json"
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST "$base/v1/admin/reload" || echo 000)
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "${auth[@]}" -X POST "$base/v1/admin/reload" || echo 000)
       if [[ "$code" == 422 ]]; then reloads_refused=$((reloads_refused + 1)); else
         echo "soak: reload of a broken policy answered $code" >&2; bad_failures=$((bad_failures + 1)); fi
       cp "$work/policy.json.valid" "$work/policy/policy.json" ;;
     2) kill -HUP "$serve_pid" ;;
-    3) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST "$base/v1/admin/reload" || echo 000)
+    3) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "${auth[@]}" -X POST "$base/v1/admin/reload" || echo 000)
       if [[ "$code" == 200 ]]; then reloads_ok=$((reloads_ok + 1)); else
         echo "soak: reload answered $code" >&2; bad_failures=$((bad_failures + 1)); fi ;;
     4) bad 400 -X POST -H 'Content-Type: application/json' --data '{"task": {"attributes": ' "$base/v1/decide"
@@ -133,7 +174,21 @@ PY
     5) bad 405 -X GET "$base/v1/decide"
       bad 405 -X DELETE "$base/v1/decide"
       bad 404 -X POST --data '{}' "$base/v1/nope"
-      bad 404 "$base/../../etc/passwd" --path-as-is ;;
+      bad 404 "$base/../../etc/passwd" --path-as-is
+      if [[ $twilio -eq 1 ]]; then
+        # A known call: create its recording, then pause it; the policy answers first.
+        call=$(sed -n "$(( (step / 6) % $(wc -l < "$work/calls") + 1 ))p" "$work/calls")
+        for op in dual-channel-recording/flex/create-recording pause-recording/flex/pause-call-recording; do
+          code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "${auth[@]}" -X POST \
+                   --data-urlencode "callSid=$call" "$base/features/$op" || echo 000)
+          flex_sent=$((flex_sent + 1))
+          case "$code" in
+            200) flex_granted=$((flex_granted + 1)) ;;
+            409) flex_refused=$((flex_refused + 1)) ;;
+            *) echo "soak: $op on $call answered $code" >&2; bad_failures=$((bad_failures + 1)) ;;
+          esac
+        done
+      fi ;;
   esac
   step=$((step + 1))
   sleep 2
@@ -149,11 +204,13 @@ wait "$serve_pid" || serve_rc=$?
 serve_pid=""
 
 python3 - "$work" "$warmup" "$connections" "$bad_sent" "$bad_failures" "$reloads_ok" \
-  "$reloads_refused" "$serve_rc" "$version" <<'PY'
+  "$reloads_refused" "$serve_rc" "$version" "$twilio" "$flex_sent" "$flex_granted" \
+  "$flex_refused" <<'PY'
 import glob, json, re, statistics, sys
 work, warmup, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 bad_sent, bad_failures, reloads_ok, reloads_refused, serve_rc = map(int, sys.argv[4:9])
 version = sys.argv[9]
+twilio, flex_sent, flex_granted, flex_refused = map(int, sys.argv[10:14])
 failures = []
 
 wrk_out = open(work + "/wrk.out").read()
@@ -171,13 +228,13 @@ if non2xx or errors:
 ids = []
 for f in glob.glob(work + "/ids.*"):
     ids += [l.strip() for l in open(f) if l.strip()]
-logged = {}
+logged = set()  # ids only: a long soak logs tens of millions of decisions
 log_lines = 0
 for line in open(work + "/decisions.jsonl"):
     log_lines += 1
     d = json.loads(line)
-    if d.get("type") == "decision":
-        logged[d["id"]] = d
+    if d.get("type") == "decision" and d.get("source") == "api":  # not the Flex requests'
+        logged.add(d["id"])
 missing = [i for i in ids if i not in logged]
 extra = len(logged) - (len(ids) - len(missing))
 print("decision log: %d lines, %d decisions; %d ids received by wrk, %d of them missing from "
@@ -209,8 +266,14 @@ else:
 print("mixed in: %d bad requests (%d answered a wrong status), %d API reloads ok, %d broken "
       "policies refused; SIGHUP and folder-watch reloads; serve exit %d; final policy %s"
       % (bad_sent, bad_failures, reloads_ok, reloads_refused, serve_rc, version))
+if twilio:
+    print("flex (Twilio configured): %d recording requests on known calls, %d went to Twilio, "
+          "%d refused by the policy" % (flex_sent, flex_granted, flex_refused))
+    if flex_sent == 0:
+        failures.append("no Flex recording request was sent")
 if bad_failures:
-    failures.append("%d bad requests or reloads answered unexpectedly" % bad_failures)
+    failures.append("%d bad requests, reloads or Flex requests answered unexpectedly"
+                    % bad_failures)
 if serve_rc != 0:
     failures.append("serve exited %d" % serve_rc)
 if failures:

@@ -25,6 +25,8 @@ function init(args)
   ok, other = 0, 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  local token = os.getenv("SOAK_TOKEN")  -- set by soak.sh --twilio
+  if token then wrk.headers["Authorization"] = "Bearer " .. token end
 end
 
 function request()
