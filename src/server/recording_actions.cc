@@ -208,44 +208,46 @@ std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op,
   return request;
 }
 
-HttpResponse RecordingActions::Flex(const FlexRequest& request, const std::string& identity,
-                                    const Decision* decision) {
-  const FlexOperation op = request.op;
-  const bool on_call = request.on_call();
-  const bool pause = request.pause();
-  const std::string& call_sid = request.call_sid;
-  const std::string& conference_sid = request.conference_sid;
-  const std::string& recording_sid = request.recording_sid;
-  std::optional<PauseBehavior> behavior = request.behavior;
-  // The policy, when it was consulted, says how a pause sounds (include_silence, or a rule).
-  if (pause && decision != nullptr) behavior = decision->pause_behavior;
-
+TwilioResponse RecordingActions::Send(const FlexRequest& request, const char* source,
+                                      const Decision* decision, const std::string& identity,
+                                      std::string* recording_sid) {
+  const RecordingStatus status =
+      request.pause() ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
   TwilioResponse r;
-  const char* operation = FlexOperationName(op);
-  const RecordingStatus status = pause ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
-  switch (op) {
+  switch (request.op) {
     case FlexOperation::kCreateRecording:
-      r = client_.CreateCallRecording(call_sid);
+      r = client_.CreateCallRecording(request.call_sid);
       break;
     case FlexOperation::kPauseCallRecording:
     case FlexOperation::kResumeCallRecording:
-      r = client_.UpdateCallRecording(call_sid, recording_sid, status, behavior);
+      r = client_.UpdateCallRecording(request.call_sid, request.recording_sid, status,
+                                      request.behavior);
       break;
     case FlexOperation::kPauseConferenceRecording:
     case FlexOperation::kResumeConferenceRecording:
-      r = client_.UpdateConferenceRecording(conference_sid, recording_sid, status, behavior);
+      r = client_.UpdateConferenceRecording(request.conference_sid, request.recording_sid, status,
+                                            request.behavior);
       break;
   }
-  std::string answered_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
-  static const Decision kNone;
-  const Decision& d = decision != nullptr ? *decision : kNone;
-  Note("flex", operation, r, d.id, d.task_sid, d.reservation_sid, on_call ? call_sid : "",
-       on_call ? "" : conference_sid, answered_sid.empty() ? recording_sid : answered_sid,
-       identity);
+  *recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+  if (recording_sid->empty()) *recording_sid = request.recording_sid;
+  const std::string none;
+  Note(source, FlexOperationName(request.op), r, decision ? decision->id : none,
+       decision ? decision->task_sid : none, decision ? decision->reservation_sid : none,
+       request.call_sid, request.conference_sid, *recording_sid, identity);
+  return r;
+}
+
+HttpResponse RecordingActions::Flex(FlexRequest request, const std::string& identity,
+                                    const Decision* decision) {
+  // The policy, when it was consulted, says how a pause sounds (include_silence, or a rule).
+  if (request.pause() && decision != nullptr) request.behavior = decision->pause_behavior;
+  std::string recording_sid;
+  TwilioResponse r = Send(request, "flex", decision, identity, &recording_sid);
   if (!r.ok) {
     return FlexAnswer(502, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
   }
-  return FlexAnswer(200, true, r.body, std::string(operation) + ": done");
+  return FlexAnswer(200, true, r.body, std::string(FlexOperationName(request.op)) + ": done");
 }
 
 std::string RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
@@ -320,37 +322,31 @@ std::string RecordingActions::StartDualChannel(const Decision& decision, const T
 bool RecordingActions::ApplyUpdate(const Decision& decision, const Task& task,
                                    const std::string& leg, bool pause,
                                    const std::string& paused_sid, std::string* recording_sid) {
-  const RecordingStatus status = pause ? RecordingStatus::kPaused : RecordingStatus::kInProgress;
-  std::optional<PauseBehavior> behavior;
-  if (pause) behavior = decision.pause_behavior;
-  const std::string target = pause || paused_sid.empty() ? "Twilio.CURRENT" : paused_sid;
-  std::string call_sid;
-  std::string conference_sid;
-  FlexOperation op;
-  TwilioResponse r;
+  FlexRequest request;
+  const char* missing = nullptr;
   if (decision.mode == Mode::kDualChannel) {
-    op = pause ? FlexOperation::kPauseCallRecording : FlexOperation::kResumeCallRecording;
-    call_sid = leg.empty() ? std::string(task.call_sid()) : leg;
-    if (call_sid.empty()) {
-      r.message = "the task has no call_sid attribute (the recorded call leg)";
-    } else {
-      r = client_.UpdateCallRecording(call_sid, target, status, behavior);
-    }
+    request.op = pause ? FlexOperation::kPauseCallRecording : FlexOperation::kResumeCallRecording;
+    request.call_sid = leg.empty() ? std::string(task.call_sid()) : leg;
+    if (request.call_sid.empty())
+      missing = "the task has no call_sid attribute (the recorded call leg)";
   } else {
-    op = pause ? FlexOperation::kPauseConferenceRecording
-               : FlexOperation::kResumeConferenceRecording;
-    conference_sid = std::string(task.conference_sid());
-    if (conference_sid.empty()) {
-      r.message = "the task has no conference.sid attribute (the recorded conference)";
-    } else {
-      r = client_.UpdateConferenceRecording(conference_sid, target, status, behavior);
-    }
+    request.op = pause ? FlexOperation::kPauseConferenceRecording
+                       : FlexOperation::kResumeConferenceRecording;
+    request.conference_sid = std::string(task.conference_sid());
+    if (request.conference_sid.empty())
+      missing = "the task has no conference.sid attribute (the recorded conference)";
   }
-  *recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
-  if (recording_sid->empty()) *recording_sid = target;
-  Note("taskrouter", FlexOperationName(op), r, decision.id, decision.task_sid,
-       decision.reservation_sid, call_sid, conference_sid, *recording_sid, "");
-  return r.ok;
+  request.recording_sid = pause || paused_sid.empty() ? "Twilio.CURRENT" : paused_sid;
+  if (pause) request.behavior = decision.pause_behavior;
+  if (missing != nullptr) {
+    TwilioResponse none;
+    none.message = missing;
+    *recording_sid = request.recording_sid;
+    Note("taskrouter", FlexOperationName(request.op), none, decision.id, decision.task_sid,
+         decision.reservation_sid, request.call_sid, request.conference_sid, *recording_sid, "");
+    return false;
+  }
+  return Send(request, "taskrouter", &decision, "", recording_sid).ok;
 }
 
 bool RecordingActions::MergeMediaAttributes(const Decision& decision,

@@ -74,7 +74,7 @@ class RecordingActions {
   // (for the decision log), empty when a static token was used. `decision`, when the policy
   // was consulted and granted the operation, is named in the log line, and its pause behavior
   // is the one Twilio is given.
-  HttpResponse Flex(const FlexRequest& request, const std::string& identity,
+  HttpResponse Flex(FlexRequest request, const std::string& identity,
                     const Decision* decision = nullptr);
 
   // After a reservation.accepted decision to record dual-channel: starts the recording on the
@@ -101,6 +101,11 @@ class RecordingActions {
             const std::string& reservation_sid, const std::string& call_sid,
             const std::string& conference_sid, const std::string& recording_sid,
             const std::string& identity);
+  // One recording operation against Twilio, noted (`source`, the decision that allowed it,
+  // `identity`); *recording_sid is the recording changed (Twilio's SID, else the one asked for).
+  twilio::TwilioResponse Send(const FlexRequest& request, const char* source,
+                              const Decision* decision, const std::string& identity,
+                              std::string* recording_sid);
   bool MergeMediaAttributes(const Decision& decision, const std::string& workspace_sid,
                             const std::string& recording_sid, const std::string& start_time,
                             const std::string& call_sid);
