@@ -105,7 +105,9 @@ class ExclusionRule : public Rule {
       size_t path = paths_.Add(Path::Parse(a.key).steps);
       if (path >= by_path_.size()) by_path_.resize(path + 1);
       if (a.value.is_string()) {
-        by_path_[path].strings.Add(a.value.get<std::string>(), attributes_.size());
+        const std::string& text = a.value.get_ref<const std::string&>();
+        by_path_[path].strings.Add(text, attributes_.size());
+        by_path_[path].string_filter |= uint64_t(1) << (fingerprint::OfString(text) & 63);
       } else {
         by_path_[path].others.push_back(attributes_.size());
       }
@@ -129,12 +131,13 @@ class ExclusionRule : public Rule {
     }
     if (!in.task.has_attributes || attributes_.empty()) return;
     thread_local PathSet::Found found;
-    paths_.Resolve(in.task.attributes, &found);
+    paths_.Resolve(in.task.attributes, in.task.attributes_layout, &found);
     // The first entry in configuration order that matches: per path, a probe for the task's
     // string (or each string of its array) and a scan of the few entries that are not strings.
     size_t first = attributes_.size();
     for (uint32_t p : found.hits) {
       const PathExclusions& group = by_path_[p];
+      if (!group.MayMatch(found.fingerprints[p])) continue;
       const Element value = found.values[p];
       auto probe = [&](Element e) {
         std::string_view text;
@@ -177,6 +180,16 @@ class ExclusionRule : public Rule {
   struct PathExclusions {
     StringTable<size_t> strings;  // value -> index in attributes_ of the first entry with it
     std::vector<size_t> others;   // indexes in attributes_, ascending
+    uint64_t string_filter = 0;   // a bit per string's fingerprint (its low 6 bits)
+
+    // False when a task value with this fingerprint cannot match an entry on this path, so the
+    // value need not be read: strings match only strings (or an array holding one), and most
+    // task strings are not the configured ones.
+    bool MayMatch(uint32_t f) const {
+      if (f == fingerprint::kUnknown || !others.empty()) return true;
+      if (fingerprint::IsString(f)) return (string_filter >> (f & 63)) & 1;
+      return f == fingerprint::kArray;
+    }
   };
 
   StringTable<Entry> queues_;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <type_traits>
 
 namespace recrules::detail {
@@ -99,6 +101,128 @@ TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings, size_t index) {
 
 }  // namespace
 
+namespace {
+
+// SipHash-1-3 (Aumasson and Bernstein): a keyed hash whose outputs cannot be steered to
+// collide without the key.
+uint64_t SipHash13(uint64_t k0, uint64_t k1, std::string_view bytes) {
+  uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+  uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+  auto round = [&] {
+    v0 += v1;
+    v1 = std::rotl(v1, 13) ^ v0;
+    v0 = std::rotl(v0, 32);
+    v2 += v3;
+    v3 = std::rotl(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = std::rotl(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = std::rotl(v1, 17) ^ v2;
+    v2 = std::rotl(v2, 32);
+  };
+  const size_t whole = bytes.size() / 8 * 8;
+  for (size_t i = 0; i < whole; i += 8) {
+    uint64_t m;
+    std::memcpy(&m, bytes.data() + i, 8);
+    v3 ^= m;
+    round();
+    v0 ^= m;
+  }
+  uint64_t last = uint64_t(bytes.size()) << 56;
+  for (size_t i = whole; i < bytes.size(); ++i) {
+    last |= uint64_t(static_cast<uint8_t>(bytes[i])) << (8 * (i - whole));
+  }
+  v3 ^= last;
+  round();
+  v0 ^= last;
+  v2 ^= 0xff;
+  round();
+  round();
+  round();
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t LayoutHash(std::string_view signature) {
+  static const std::array<uint64_t, 2> key = [] {
+    std::random_device rd;
+    return std::array<uint64_t, 2>{uint64_t(rd()) << 32 | rd(), uint64_t(rd()) << 32 | rd()};
+  }();
+  return SipHash13(key[0], key[1], signature);
+}
+
+uint32_t FoldFingerprint(uint64_t hash) {
+  return uint32_t(hash ^ (hash >> 32)) | fingerprint::kStringBit;
+}
+
+uint32_t FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) {
+  switch (TypeAt(tape, at)) {
+    case tape_type::NULL_VALUE:
+      return fingerprint::kNull;
+    case tape_type::START_ARRAY:
+      return uint32_t(tape[at]) == at + 2 ? fingerprint::kEmptyArray : fingerprint::kArray;
+    case tape_type::STRING:  // read as a key is: the same hash as OfString's
+      return FoldFingerprint(KeyAt(tape, strings, at).hash);
+    default:
+      return fingerprint::kOther;
+  }
+}
+
+}  // namespace
+
+uint32_t fingerprint::OfString(std::string_view s) {
+  uint64_t first = 0, last = 0;
+  const size_t n = std::min<size_t>(s.size(), 8);
+  if (n > 0) {
+    std::memcpy(&first, s.data(), n);
+    std::memcpy(&last, s.data() + s.size() - n, n);
+  }
+  return FoldFingerprint(TapeKeyMatcher::Hash(uint32_t(s.size()), first, last));
+}
+
+uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
+                          std::vector<uint32_t>* fingerprints) {
+  at->clear();
+  fingerprints->clear();
+  const tape_ref ref = TapeOf(object);
+  const uint64_t* tape = ref.doc->tape.get();
+  if (TypeAt(tape, ref.json_index) != tape_type::START_OBJECT) return 0;
+  const uint8_t* strings = ref.doc->string_buf.get();
+  // The signature spells the structure unambiguously: each key as its 32-bit length and bytes,
+  // then '{' when its value is an object (whose keys follow, then '}') or 'v' when not.
+  thread_local std::string signature;
+  signature.assign(1, '{');
+  std::vector<size_t> ends;  // the closing index of each object we are inside, outermost first
+  size_t end = uint32_t(tape[ref.json_index]) - 1;
+  size_t i = ref.json_index + 1;
+  while (true) {
+    if (i == end) {
+      signature.push_back('}');
+      if (ends.empty()) break;
+      ++i;  // past the closing brace, to the next key of the enclosing object
+      end = ends.back();
+      ends.pop_back();
+      continue;
+    }
+    const uint8_t* text = strings + (tape[i] & simdjson::internal::JSON_VALUE_MASK);
+    uint32_t length;
+    std::memcpy(&length, text, sizeof length);
+    signature.append(reinterpret_cast<const char*>(text), sizeof length + length);
+    const size_t value = i + 1;
+    at->push_back(uint32_t(value));
+    fingerprints->push_back(FingerprintAt(tape, strings, value));
+    if (TypeAt(tape, value) == tape_type::START_OBJECT) {
+      signature.push_back('{');
+      ends.push_back(end);
+      end = uint32_t(tape[value]) - 1;
+      i = value + 1;
+    } else {
+      signature.push_back('v');
+      i = After(tape, value);
+    }
+  }
+  return LayoutHash(signature);
+}
+
 TapeKeyMatcher::TapeKeyMatcher(std::string_view key)
     : length(uint32_t(key.size())), words(key.size() / 8 + (key.size() % 8 != 0) + key.empty()) {
   if (!key.empty()) std::memcpy(words.data(), key.data(), key.size());
@@ -106,7 +230,7 @@ TapeKeyMatcher::TapeKeyMatcher(std::string_view key)
               LastWord(reinterpret_cast<const uint8_t*>(key.data()), length, words[0]));
 }
 
-size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to) {
+void CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to) {
   const uint64_t* tape = from.tape.get();
   // The first root word's payload is the number of words (one past the closing root word).
   const size_t words = tape[0] & simdjson::internal::JSON_VALUE_MASK;
@@ -128,7 +252,6 @@ size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document
   std::memcpy(to->tape.get(), tape, words * sizeof(uint64_t));
   to->string_buf.reset(new uint8_t[string_bytes + simdjson::SIMDJSON_PADDING]());
   if (string_bytes > 0) std::memcpy(to->string_buf.get(), from.string_buf.get(), string_bytes);
-  return string_bytes;
 }
 
 Element MovedElement(Element e, const simdjson::dom::document& from,
@@ -137,19 +260,17 @@ Element MovedElement(Element e, const simdjson::dom::document& from,
   return ref.doc == &from ? ElementAt(&to, ref.json_index) : e;
 }
 
-std::string_view MovedString(std::string_view s, const simdjson::dom::document& from,
-                             size_t string_bytes, const simdjson::dom::document& to) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const uint8_t* base = from.string_buf.get();
-  if (s.empty() || p < base || p >= base + string_bytes) return s;
-  return {reinterpret_cast<const char*>(to.string_buf.get() + (p - base)), s.size()};
-}
-
 const simdjson::dom::document* DocumentOf(Element e) {
   return TapeOf(e).doc;
 }
 
+uint64_t PathSet::NewId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 size_t PathSet::Add(const std::vector<std::string>& steps) {
+  id_ = NewId();
   uint32_t node = 0;
   for (const std::string& step : steps) {
     TapeKeyMatcher matcher(step);
@@ -207,10 +328,72 @@ void PathSet::BuildChildTable(Node* node) const {
 void PathSet::Resolve(Element root, Found* found) const {
   found->values.resize(path_count_);
   found->present.assign(path_count_, 0);
+  found->located.assign(path_count_, kMissing);
+  found->fingerprints.assign(path_count_, fingerprint::kUnknown);
   found->visited.assign(nodes_.size(), 0);
   found->hits.clear();
   const tape_ref ref = TapeOf(root);
   ResolveNode(0, ref.doc, ref.json_index, found);
+}
+
+void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const {
+  if (layout == nullptr || layout->size == 0) return Resolve(root, found);
+  // Where each path sits in a layout, by (paths, layout), per thread: 512 entries, a layout
+  // looked for in the 4 from its home entry on (so a few layouts sharing a home do not evict
+  // each other); when all 4 are taken, the home entry is replaced. A miss costs a scan.
+  struct Memo {
+    uint64_t paths = 0;  // PathSet::id_; 0 for an empty entry
+    uint64_t hash = 0;
+    size_t size = 0;
+    std::vector<uint32_t> slots;  // by path index: the index in the layout, or kMissing
+  };
+  constexpr size_t kEntries = 512, kWays = 4;
+  thread_local std::array<Memo, kEntries> memo;
+  const size_t home = (layout->hash ^ (id_ * 0x9E3779B97F4A7C15ull)) >> 55;
+  Memo* hit = nullptr;
+  Memo* empty = nullptr;
+  for (size_t w = 0; w < kWays; ++w) {
+    Memo& e = memo[(home + w) % kEntries];
+    if (e.paths == id_ && e.hash == layout->hash && e.size == layout->size) {
+      hit = &e;
+      break;
+    }
+    if (empty == nullptr && e.paths == 0) empty = &e;
+  }
+  if (hit == nullptr) {
+    Resolve(root, found);
+    Memo& m = empty != nullptr ? *empty : memo[home];
+    m.paths = 0;
+    m.slots.assign(path_count_, kMissing);
+    for (size_t p = 0; p < path_count_; ++p) {
+      const uint32_t at = found->located[p];
+      if (at == kMissing) continue;
+      const uint32_t* end = layout->at + layout->size;
+      const uint32_t* it = std::lower_bound(layout->at, end, at);
+      if (it == end || *it != at) return;  // not a key's value: no memo
+      m.slots[p] = uint32_t(it - layout->at);
+    }
+    m.paths = id_;
+    m.hash = layout->hash;
+    m.size = layout->size;
+    return;
+  }
+  const Memo& m = *hit;
+  found->values.resize(path_count_);
+  found->fingerprints.resize(path_count_);
+  found->present.assign(path_count_, 0);
+  found->hits.clear();
+  const simdjson::dom::document* doc = TapeOf(root).doc;
+  for (size_t p = 0; p < path_count_; ++p) {
+    if (m.slots[p] == kMissing) continue;
+    const uint32_t slot = m.slots[p];
+    const uint32_t f = layout->fingerprints[slot];
+    if (f == fingerprint::kNull) continue;
+    found->values[p] = ElementAt(doc, layout->at[slot]);
+    found->fingerprints[p] = f;
+    found->present[p] = 1;
+    found->hits.push_back(uint32_t(p));
+  }
 }
 
 void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, size_t at,
@@ -218,6 +401,7 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   const Node& node = nodes_[index];
   const uint64_t* tape = doc->tape.get();
   const tape_type type = TypeAt(tape, at);
+  if (node.path >= 0) found->located[node.path] = uint32_t(at);
   if (type == tape_type::NULL_VALUE) return;
   if (node.path >= 0) {
     found->values[node.path] = ElementAt(doc, at);

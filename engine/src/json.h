@@ -79,6 +79,39 @@ struct TapeKeyMatcher {
   std::vector<uint64_t> words;  // at least one
 };
 
+// What a value is, in 32 bits, so that most comparisons with a configured value are settled
+// without reading the value: a string's fingerprint is a hash of it with the top bit set.
+// Equal strings have equal fingerprints; unequal ones usually differ.
+namespace fingerprint {
+constexpr uint32_t kUnknown = 0;  // not computed: read the value
+constexpr uint32_t kNull = 1;
+constexpr uint32_t kEmptyArray = 2;
+constexpr uint32_t kArray = 3;  // not empty
+constexpr uint32_t kOther = 4;  // a number, boolean or object
+constexpr uint32_t kStringBit = 0x80000000u;
+uint32_t OfString(std::string_view s);
+inline bool IsString(uint32_t f) {
+  return (f & kStringBit) != 0;
+}
+}  // namespace fingerprint
+
+// The key structure of a kept task's attributes, laid out once when the task is kept so that
+// a decision need not read the task's keys (tasks from one contact center share a few
+// structures; see PathSet::Resolve). Every value of every object, objects in depth-first order,
+// keys in document order, has its tape index in `at` and its fingerprint in `fingerprints`.
+// `hash` is a keyed hash (a random key per process, so a task cannot be made to collide on
+// purpose) of every key and of which values are objects. The arrays belong to the kept task.
+struct KeyLayout {
+  uint64_t hash = 0;
+  uint32_t size = 0;
+  const uint32_t* fingerprints = nullptr;
+  const uint32_t* at = nullptr;
+
+  // Lays out `object` (an object element) into `at` and `fingerprints`, returning the hash.
+  static uint64_t Build(Element object, std::vector<uint32_t>* at,
+                        std::vector<uint32_t>* fingerprints);
+};
+
 // Many dot paths resolved together: each object level on the way is scanned once, instead of
 // once per path, by walking simdjson's tape directly (a key costs a few loads and compares, not
 // an iterator step and a string_view). Built when the policy is compiled; Resolve is
@@ -91,14 +124,21 @@ class PathSet {
 
   // Per-decision results; reuse one per thread to avoid allocation.
   struct Found {
-    std::vector<Element> values;   // by path index
-    std::vector<uint8_t> present;  // by path index: the path exists and its value is not null
-    std::vector<uint8_t> visited;  // by node: first occurrence of a duplicate key wins
-    std::vector<uint32_t> hits;    // the indexes of the present paths, each once
+    std::vector<Element> values;         // by path index
+    std::vector<uint8_t> present;        // by path index: the path exists and its value is not null
+    std::vector<uint32_t> located;       // by path index: the value's tape index (null included),
+                                         // kMissing when a step is missing or not an object
+    std::vector<uint32_t> fingerprints;  // by path index: the value's, or kUnknown
+    std::vector<uint8_t> visited;        // by node: first occurrence of a duplicate key wins
+    std::vector<uint32_t> hits;          // the indexes of the present paths, each once
   };
+  static constexpr uint32_t kMissing = UINT32_MAX;
   // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is
-  // absent.
+  // absent. With the layout of `root` (a kept task's), the positions of the paths in a layout
+  // are found once per thread and layout, and later decisions on tasks of that layout read
+  // only the values.
   void Resolve(Element root, Found* found) const;
+  void Resolve(Element root, const KeyLayout* layout, Found* found) const;
 
  private:
   struct Node {
@@ -122,6 +162,8 @@ class PathSet {
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root
   size_t path_count_ = 0;
+  uint64_t id_ = NewId();  // names these paths in the per-thread memo of layouts; new on Add
+  static uint64_t NewId();
 };
 
 // A value from configuration that task values are compared against, with strict JSON
@@ -147,16 +189,12 @@ class Literal {
 };
 
 // Copies the parsed document `from` into `to` in buffers of the document's own size (plus
-// simdjson's padding): a kept task then holds a few KB instead of a parser's buffers, and what
-// a decision reads sits in few cache lines and pages. Returns the string buffer bytes copied;
-// elements and strings of `from` are moved over with MovedElement and MovedString.
-size_t CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to);
+// simdjson's padding): a kept task then holds a few KB instead of a parser's buffers. Elements
+// of `from` are moved over with MovedElement.
+void CopyDocument(const simdjson::dom::document& from, simdjson::dom::document* to);
 // `e` re-pointed at `to` when it is in `from`; unchanged otherwise.
 Element MovedElement(Element e, const simdjson::dom::document& from,
                      const simdjson::dom::document& to);
-// `s` re-pointed at `to`'s string buffer when it lies in the first `string_bytes` of `from`'s.
-std::string_view MovedString(std::string_view s, const simdjson::dom::document& from,
-                             size_t string_bytes, const simdjson::dom::document& to);
 // The document an element belongs to.
 const simdjson::dom::document* DocumentOf(Element e);
 

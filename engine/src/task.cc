@@ -165,6 +165,36 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 namespace recrules::detail {
 
 void TaskData::Keep(const simdjson::dom::document* request) {
+  // The hot block first, so that it is allocated next to this TaskData: the view's strings in
+  // the order a decision reads them (the four SIDs it echoes, then what rules compare), then
+  // the layout. Tape indexes are the same in the documents' copies.
+  thread_local std::vector<uint32_t> at, fingerprints;  // Build clears them
+  at.clear();
+  const uint64_t hash =
+      view.has_attributes ? KeyLayout::Build(view.attributes, &at, &fingerprints) : 0;
+  std::string_view* const view_strings[] = {
+      &view.task_sid,  &view.sid,     &view.call_sid,   &view.conference_sid, &view.queue_name,
+      &view.queue_sid, &view.channel, &view.worker_sid, &view.worker_name};
+  size_t string_bytes = 0;
+  for (const std::string_view* s : view_strings) string_bytes += s->size();
+  const size_t string_words = (string_bytes + 3) / 4;
+  hot.reset(new uint32_t[string_words + 2 * at.size()]);
+  char* text = reinterpret_cast<char*>(hot.get());
+  for (std::string_view* s : view_strings) {
+    if (!s->empty()) std::memcpy(text, s->data(), s->size());
+    *s = std::string_view(text, s->size());
+    text += s->size();
+  }
+  uint32_t* layout = hot.get() + string_words;
+  std::copy(fingerprints.begin(), fingerprints.end(), layout);
+  std::copy(at.begin(), at.end(), layout + at.size());
+  if (!at.empty()) {
+    attributes_layout = KeyLayout{hash, uint32_t(at.size()), layout, layout + at.size()};
+    view.attributes_layout = &attributes_layout;
+  }
+  strings.clear();  // the view no longer points into the form's values
+  strings.shrink_to_fit();
+
   const simdjson::dom::document* sources[] = {
       request,
       view.has_attributes ? DocumentOf(view.attributes) : nullptr,
@@ -177,12 +207,7 @@ void TaskData::Keep(const simdjson::dom::document* request) {
   for (const simdjson::dom::document* from : sources) {
     if (from == nullptr || std::find(copied, copied + count, from) != copied + count) continue;
     simdjson::dom::document& to = documents[count];
-    const size_t string_bytes = CopyDocument(*from, &to);
-    for (std::string_view* s :
-         {&view.sid, &view.task_sid, &view.queue_name, &view.queue_sid, &view.channel,
-          &view.worker_sid, &view.worker_name, &view.call_sid, &view.conference_sid}) {
-      *s = MovedString(*s, *from, string_bytes, to);
-    }
+    CopyDocument(*from, &to);
     for (Element* e : {&view.attributes, &view.worker, &view.worker_attributes}) {
       *e = MovedElement(*e, *from, to);
     }

@@ -20,6 +20,36 @@ Element Parse(simdjson::dom::parser& p, std::string_view text) {
   return *r;
 }
 
+// A document's key layout, with the arrays it points into.
+class LaidOut {
+ public:
+  explicit LaidOut(Element object) {
+    layout_.hash = recrules::detail::KeyLayout::Build(object, &at_, &fingerprints_);
+    layout_.size = uint32_t(at_.size());
+    layout_.at = at_.data();
+    layout_.fingerprints = fingerprints_.data();
+  }
+  const recrules::detail::KeyLayout* layout() const { return &layout_; }
+
+ private:
+  std::vector<uint32_t> at_, fingerprints_;
+  recrules::detail::KeyLayout layout_;
+};
+
+template <typename Paths>
+void CheckAsWalked(Element root, const Paths& paths, const std::vector<size_t>& index,
+                   const PathSet::Found& found) {
+  for (size_t i = 0; i < std::size(paths); ++i) {
+    CAPTURE(paths[i]);
+    auto walked = WalkPath(root, paths[i]);
+    REQUIRE(bool(found.present[index[i]]) == walked.has_value());
+    if (walked) {
+      CHECK(recrules::detail::ToJsonText(found.values[index[i]]) ==
+            recrules::detail::ToJsonText(*walked));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("WalkPath follows objects and treats missing or null steps as absent") {
@@ -81,16 +111,85 @@ TEST_CASE("PathSet resolves many paths in one pass exactly as WalkPath does") {
   for (const char* text : documents) {
     simdjson::dom::parser p;
     Element root = Parse(p, text);
+    CAPTURE(text);
     set.Resolve(root, &found);
-    for (size_t i = 0; i < std::size(paths); ++i) {
-      CAPTURE(text);
-      CAPTURE(paths[i]);
-      auto walked = WalkPath(root, paths[i]);
-      REQUIRE(bool(found.present[index[i]]) == walked.has_value());
-      if (walked) {
-        CHECK(recrules::detail::ToJsonText(found.values[index[i]]) ==
-              recrules::detail::ToJsonText(*walked));
-      }
+    CheckAsWalked(root, paths, index, found);
+    // Through the document's layout: the first time fills the thread's memo, the second
+    // reads it.
+    LaidOut laid_out(root);
+    for (int pass = 0; pass < 2; ++pass) {
+      set.Resolve(root, laid_out.layout(), &found);
+      CheckAsWalked(root, paths, index, found);
+    }
+  }
+}
+
+TEST_CASE("a key layout names the structure, not the values") {
+  auto hash_of = [](const char* text) {
+    simdjson::dom::parser p;
+    return LaidOut(Parse(p, text)).layout()->hash;
+  };
+  const uint64_t base = hash_of(R"({"a":{"b":"x"},"c":[1],"d":null})");
+  CHECK(hash_of(R"({"a":{"b":7},"c":"s","d":{"e":1}})") != base);  // d became an object
+  CHECK(hash_of(R"({"a":{"b":null},"c":[],"d":"now a string"})") == base);
+  CHECK(hash_of(R"({"c":[1],"a":{"b":"x"},"d":null})") != base);  // key order
+  CHECK(hash_of(R"({"a":{"b":"x"},"c":[1],"d":null,"e":1})") != base);
+  CHECK(hash_of(R"({"a":{"bc":"x"},"c":[1],"d":null})") != base);
+  CHECK(hash_of(R"({"a":{},"b":"x","c":[1],"d":null})") != base);  // nesting, same key list
+  CHECK(hash_of(R"({"a":null,"c":[1],"d":null})") != base);        // a is no longer an object
+
+  simdjson::dom::parser p;
+  LaidOut laid_out(
+      Parse(p, R"({"s":"denied","n":null,"e":[],"a":["x"],"i":1,"o":{"t":true},"z":""})"));
+  const recrules::detail::KeyLayout* layout = laid_out.layout();
+  REQUIRE(layout->size == 8);  // o's own value and t's, depth first
+  namespace fp = recrules::detail::fingerprint;
+  CHECK(layout->fingerprints[0] == fp::OfString("denied"));
+  CHECK(fp::IsString(layout->fingerprints[0]));
+  CHECK(layout->fingerprints[0] != fp::OfString("denieD"));
+  CHECK(layout->fingerprints[1] == fp::kNull);
+  CHECK(layout->fingerprints[2] == fp::kEmptyArray);
+  CHECK(layout->fingerprints[3] == fp::kArray);
+  CHECK(layout->fingerprints[4] == fp::kOther);
+  CHECK(layout->fingerprints[5] == fp::kOther);
+  CHECK(layout->fingerprints[6] == fp::kOther);
+  CHECK(layout->fingerprints[7] == fp::OfString(""));
+}
+
+TEST_CASE("tasks of one layout resolve each with its own values, null or not") {
+  PathSet set;
+  const size_t ab = set.Add(Path::Parse("a.b").steps);
+  const size_t c = set.Add(Path::Parse("c").steps);
+  PathSet::Found found;
+  // The memo is filled from the first task, whose a.b is null; the second's is a string.
+  const char* texts[] = {R"({"a":{"b":null},"c":"x"})", R"({"a":{"b":"y"},"c":null})",
+                         R"({"a":{"b":["z"]},"c":"w"})"};
+  for (const char* text : texts) {
+    simdjson::dom::parser p;
+    Element root = Parse(p, text);
+    LaidOut laid_out(root);
+    CAPTURE(text);
+    set.Resolve(root, laid_out.layout(), &found);
+    CheckAsWalked(root, std::vector<const char*>{"a.b", "c"}, {ab, c}, found);
+  }
+}
+
+TEST_CASE("more layouts than the memo holds still resolve right") {
+  PathSet set;
+  const size_t path = set.Add(Path::Parse("x.v").steps);
+  PathSet::Found found;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 3000; ++i) {
+      // A different key per task gives each its own layout, and x.v moves between them.
+      std::string text = "{\"k" + std::to_string(i) + "\":1,";
+      for (int k = 0; k < i % 5; ++k) text += "\"p" + std::to_string(k) + "\":{},";
+      text += "\"x\":{\"v\":\"" + std::to_string(i) + "\"}}";
+      simdjson::dom::parser p;
+      Element root = Parse(p, text);
+      LaidOut laid_out(root);
+      set.Resolve(root, laid_out.layout(), &found);
+      REQUIRE(found.present[path]);
+      REQUIRE(std::string_view(found.values[path]) == std::to_string(i));
     }
   }
 }
