@@ -107,7 +107,9 @@ class ExclusionRule : public Rule {
       if (a.value.is_string()) {
         const std::string& text = a.value.get_ref<const std::string&>();
         by_path_[path].strings.Add(text, attributes_.size());
-        by_path_[path].string_filter |= uint64_t(1) << (fingerprint::OfString(text) & 63);
+        const uint32_t f = fingerprint::OfString(text);
+        by_path_[path].string_filter |= uint64_t(1) << (f & 63);
+        by_path_[path].array_filter |= fingerprint::InArray(f);
       } else {
         by_path_[path].others.push_back(attributes_.size());
       }
@@ -181,6 +183,7 @@ class ExclusionRule : public Rule {
     StringTable<size_t> strings;  // value -> index in attributes_ of the first entry with it
     std::vector<size_t> others;   // indexes in attributes_, ascending
     uint64_t string_filter = 0;   // a bit per string's fingerprint (its low 6 bits)
+    uint32_t array_filter = 0;    // each string's fingerprint::InArray
 
     // False when a task value with this fingerprint cannot match an entry on this path, so the
     // value need not be read: strings match only strings (or an array holding one), and most
@@ -188,7 +191,8 @@ class ExclusionRule : public Rule {
     bool MayMatch(uint32_t f) const {
       if (f == fingerprint::kUnknown || !others.empty()) return true;
       if (fingerprint::IsString(f)) return (string_filter >> (f & 63)) & 1;
-      return f == fingerprint::kArray;
+      if (fingerprint::IsArray(f)) return (f & array_filter) != 0;
+      return false;
     }
   };
 

@@ -158,8 +158,16 @@ uint32_t FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) 
   switch (TypeAt(tape, at)) {
     case tape_type::NULL_VALUE:
       return fingerprint::kNull;
-    case tape_type::START_ARRAY:
-      return uint32_t(tape[at]) == at + 2 ? fingerprint::kEmptyArray : fingerprint::kArray;
+    case tape_type::START_ARRAY: {
+      uint32_t f = fingerprint::kArrayBit;
+      const size_t end = uint32_t(tape[at]) - 1;  // the closing bracket
+      for (size_t i = at + 1; i < end; i = After(tape, i)) {
+        if (TypeAt(tape, i) == tape_type::STRING) {
+          f |= fingerprint::InArray(FingerprintAt(tape, strings, i));
+        }
+      }
+      return f;
+    }
     case tape_type::STRING:  // read as a key is: the same hash as OfString's
       return FoldFingerprint(KeyAt(tape, strings, at).hash);
     default:

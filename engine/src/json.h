@@ -80,18 +80,24 @@ struct TapeKeyMatcher {
 };
 
 // What a value is, in 32 bits, so that most comparisons with a configured value are settled
-// without reading the value: a string's fingerprint is a hash of it with the top bit set.
-// Equal strings have equal fingerprints; unequal ones usually differ.
+// without reading the value. Equal strings have equal fingerprints; unequal ones usually
+// differ. An array's fingerprint holds a bit (InArray) for each string in it.
 namespace fingerprint {
 constexpr uint32_t kUnknown = 0;  // not computed: read the value
 constexpr uint32_t kNull = 1;
-constexpr uint32_t kEmptyArray = 2;
-constexpr uint32_t kArray = 3;  // not empty
-constexpr uint32_t kOther = 4;  // a number, boolean or object
-constexpr uint32_t kStringBit = 0x80000000u;
+constexpr uint32_t kOther = 2;                // a number, boolean or object
+constexpr uint32_t kStringBit = 0x80000000u;  // a string; the other 31 bits hash it
+constexpr uint32_t kArrayBit = 0x40000000u;   // an array; the low 30 bits: its strings' InArray
 uint32_t OfString(std::string_view s);
 inline bool IsString(uint32_t f) {
   return (f & kStringBit) != 0;
+}
+inline bool IsArray(uint32_t f) {
+  return (f & (kStringBit | kArrayBit)) == kArrayBit;
+}
+// The bit a string with fingerprint `f` sets in the fingerprint of an array holding it.
+inline uint32_t InArray(uint32_t f) {
+  return uint32_t(1) << (f % 30);
 }
 }  // namespace fingerprint
 

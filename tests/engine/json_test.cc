@@ -148,8 +148,9 @@ TEST_CASE("a key layout names the structure, not the values") {
   CHECK(fp::IsString(layout->fingerprints[0]));
   CHECK(layout->fingerprints[0] != fp::OfString("denieD"));
   CHECK(layout->fingerprints[1] == fp::kNull);
-  CHECK(layout->fingerprints[2] == fp::kEmptyArray);
-  CHECK(layout->fingerprints[3] == fp::kArray);
+  CHECK(layout->fingerprints[2] == fp::kArrayBit);  // no strings in it
+  CHECK(fp::IsArray(layout->fingerprints[3]));
+  CHECK(layout->fingerprints[3] == (fp::kArrayBit | fp::InArray(fp::OfString("x"))));
   CHECK(layout->fingerprints[4] == fp::kOther);
   CHECK(layout->fingerprints[5] == fp::kOther);
   CHECK(layout->fingerprints[6] == fp::kOther);
