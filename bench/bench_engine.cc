@@ -4,6 +4,9 @@
 // preparsed:  Request already parsed (recrules::ParseRequest) -> Engine::Decide
 // e2e_lua:    e2e on the corpus policy plus one typical Lua rule after the exclusions (reads
 //             three attributes; see kConsentRule), in a temporary policy folder
+// preparsed_no_exclusions: preparsed under a policy that excludes nothing (same rules, empty
+//             lists): what every pre-parsed decision costs before any matching, i.e. the
+//             audit record (id, clock reads, SIDs, rule, reason) and the rule calls
 // parse_only: the request parse alone, to show where the e2e time goes
 // Rates are per wall-clock second (UseRealTime), as the Node reference measures them: on a
 // shared, loaded machine CPU-time rates would flatter the C++ side.
@@ -70,6 +73,7 @@ std::string g_dir;
 std::vector<std::string> g_lines;
 std::unique_ptr<recrules::Engine> g_engine;
 std::unique_ptr<recrules::Engine> g_lua_engine;
+std::unique_ptr<recrules::Engine> g_empty_engine;  // no exclusions
 std::string g_lua_dir;
 
 // A typical Lua rule (like rules/consent.lua): reads three attributes, skips callers from
@@ -111,6 +115,18 @@ bool MakeLuaPolicy() {
     return false;
   }
   g_lua_engine = std::move(engine).value();
+  // The same built-in rules with nothing to exclude, in a folder of its own.
+  const std::string empty_dir = g_lua_dir + "/no_exclusions";
+  std::filesystem::create_directory(empty_dir);
+  std::ofstream(empty_dir + "/policy.json")
+      << R"({"features":{"conditional_recording":{"enabled":true,"exclude_queues":[],)"
+      << R"("exclude_attributes":[]}}})";
+  auto empty = recrules::Engine::Open(empty_dir);
+  if (!empty.ok()) {
+    std::fprintf(stderr, "bench_engine: empty policy: %s\n", empty.status().message().c_str());
+    return false;
+  }
+  g_empty_engine = std::move(empty).value();
   return true;
 }
 
@@ -171,23 +187,32 @@ void BM_EndToEnd(benchmark::State& state) {
 }
 BENCHMARK(BM_EndToEnd)->Name("e2e")->MinTime(2.0)->UseRealTime();
 
-void BM_PreParsed(benchmark::State& state) {
+void PreParsed(benchmark::State& state, const recrules::Engine& engine) {
   std::vector<recrules::Request> requests;
   requests.reserve(g_lines.size());
   for (const std::string& line : g_lines) requests.push_back(*recrules::ParseRequest(line));
   recrules::Decision d;
-  for (const auto& r : requests) (void)g_engine->Decide(r, {}, &d);
+  for (const auto& r : requests) (void)engine.Decide(r, {}, &d);
   size_t i = 0;
   AllocCounter allocs;
   for (auto _ : state) {
-    if (!g_engine->Decide(requests[i], {}, &d).ok()) state.SkipWithError("decide failed");
+    if (!engine.Decide(requests[i], {}, &d).ok()) state.SkipWithError("decide failed");
     if (++i == requests.size()) i = 0;
     benchmark::DoNotOptimize(d.action);
   }
   allocs.Report(state);
   state.SetItemsProcessed(state.iterations());
 }
+
+void BM_PreParsed(benchmark::State& state) {
+  PreParsed(state, *g_engine);
+}
 BENCHMARK(BM_PreParsed)->Name("preparsed")->MinTime(2.0)->UseRealTime();
+
+void BM_PreParsedNoExclusions(benchmark::State& state) {
+  PreParsed(state, *g_empty_engine);
+}
+BENCHMARK(BM_PreParsedNoExclusions)->Name("preparsed_no_exclusions")->MinTime(1.0)->UseRealTime();
 
 void BM_EndToEndLua(benchmark::State& state) {
   EndToEnd(state, *g_lua_engine);
@@ -283,6 +308,7 @@ int main(int argc, char** argv) {
     benchmark::Shutdown();
   }
   g_lua_engine.reset();
+  g_empty_engine.reset();
   if (!g_lua_dir.empty()) std::filesystem::remove_all(g_lua_dir);
   return loaded ? 0 : 1;
 }

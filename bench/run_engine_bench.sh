@@ -27,7 +27,8 @@ import json, re, statistics, sys
 out, reps = sys.argv[1], int(sys.argv[2])
 node = {k: [] for k in ("node_e2e_decisions_per_s", "node_preparsed_decisions_per_s",
                         "node_preparsed_audit_decisions_per_s", "node_parse_only_per_s")}
-cpp = {k: [] for k in ("e2e", "preparsed", "e2e_lua", "parse_only_owned_task")}
+cpp = {k: [] for k in ("e2e", "preparsed", "e2e_lua", "parse_only_owned_task",
+                       "preparsed_no_exclusions")}
 allocs = {k: [] for k in cpp}
 for r in range(1, reps + 1):
     for line in open(f"{out}/node.{r}.txt"):
@@ -45,6 +46,8 @@ rows = [
     ("pre-parsed task -> decision", "preparsed", "node_preparsed_decisions_per_s", 2.0),
     ("pre-parsed, Node also building the audit record (like for like)", "preparsed",
      "node_preparsed_audit_decisions_per_s", None),
+    ("pre-parsed under a policy that excludes nothing: the audit record alone (vs Node's whole decision)",
+     "preparsed_no_exclusions", "node_preparsed_decisions_per_s", None),
     ("e2e + a typical Lua rule (vs Node e2e without it)", "e2e_lua", "node_e2e_decisions_per_s", 2.0),
     ("parse only (owned task / JSON.parse)", "parse_only_owned_task", "node_parse_only_per_s", None),
 ]
