@@ -66,8 +66,9 @@ tape_type TypeAt(const uint64_t* tape, size_t index) {
   return static_cast<tape_type>(tape[index] >> 56);
 }
 
-// The tape index of the value after the one at `index` (tape_ref::after_element).
-size_t After(const uint64_t* tape, size_t index) {
+// The tape index of the value after the one at `index` (tape_ref::after_element). Inlined:
+// the path walk of every decision calls it per key.
+[[gnu::always_inline]] inline size_t After(const uint64_t* tape, size_t index) {
   switch (TypeAt(tape, index)) {
     case tape_type::START_ARRAY:
     case tape_type::START_OBJECT:
@@ -87,7 +88,8 @@ struct TapeKey {
   uint32_t length;
   uint64_t hash;
 };
-TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings, size_t index) {
+[[gnu::always_inline]] inline TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings,
+                                            size_t index) {
   TapeKey k;
   k.text = strings + (tape[index] & simdjson::internal::JSON_VALUE_MASK);
   std::memcpy(&k.length, k.text, sizeof k.length);
