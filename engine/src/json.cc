@@ -201,7 +201,8 @@ uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
   // then '{' when its value is an object (whose keys follow, then '}') or 'v' when not.
   thread_local std::string signature;
   signature.assign(1, '{');
-  std::vector<size_t> ends;  // the closing index of each object we are inside, outermost first
+  thread_local std::vector<size_t> ends;  // the closing index of each object we are inside
+  ends.clear();
   size_t end = uint32_t(tape[ref.json_index]) - 1;
   size_t i = ref.json_index + 1;
   while (true) {

@@ -168,8 +168,9 @@ void TaskData::Keep(const simdjson::dom::document* request) {
   // The hot block first, so that it is allocated next to this TaskData: the view's strings in
   // the order a decision reads them (the four SIDs it echoes, then what rules compare), then
   // the layout. Tape indexes are the same in the documents' copies.
-  thread_local std::vector<uint32_t> at, fingerprints;  // Build clears them
+  thread_local std::vector<uint32_t> at, fingerprints;
   at.clear();
+  fingerprints.clear();
   const uint64_t hash =
       view.has_attributes ? KeyLayout::Build(view.attributes, &at, &fingerprints) : 0;
   std::string_view* const view_strings[] = {

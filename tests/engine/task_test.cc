@@ -125,6 +125,10 @@ TEST_CASE("a kept task owns its data: later parses on the thread do not touch it
                            {"TaskAttributes", R"({"call_sid":"CAc","n":1})"},
                            {"WorkerAttributes", R"({"team":"c"})"}});
   REQUIRE(c.ok());
+  // No task attributes at all, right after a task that had some (the layout is built in
+  // buffers kept per thread).
+  auto e = Task::FromForm({{"TaskSid", "WTe"}, {"WorkerAttributes", "{}"}});
+  REQUIRE(e.ok());
   auto d = ParseRequest(R"({"taskSid":"WTd","attributes":{}})");
   REQUIRE(d.ok());
   const Task& t = a->task;
@@ -146,4 +150,13 @@ TEST_CASE("a kept task owns its data: later parses on the thread do not touch it
   CHECK(c->AttributesJson() == R"({"call_sid":"CAc","n":1})");
   CHECK(recrules::detail::ToJsonText(c->data().view.worker_attributes) == R"({"team":"c"})");
   CHECK(d->task.AttributesJson() == "{}");
+  CHECK(e->task_sid() == "WTe");
+  CHECK(e->data().view.attributes_layout == nullptr);
+  CHECK(d->task.data().view.attributes_layout == nullptr);  // {} has nothing to lay out
+  // call_sid, n, k, conference and its sid: depth first.
+  const recrules::detail::KeyLayout* layout = t.data().view.attributes_layout;
+  REQUIRE(layout != nullptr);
+  CHECK(layout->size == 5);
+  CHECK(recrules::detail::fingerprint::IsString(layout->fingerprints[0]));
+  CHECK(c->data().view.attributes_layout->size == 2);
 }
