@@ -12,19 +12,6 @@ namespace recrules::detail {
 
 namespace {
 
-// Queue names and SIDs differ in their first or last bytes (SIDs are 34 characters of which 32
-// are hex): the key hash of the path walk (length, first and last 8 bytes) spreads them, and
-// is several times cheaper than hashing every byte. Equal hashes only cost a comparison.
-uint64_t StringHash(std::string_view s) {
-  uint64_t head = 0, tail = 0;
-  const size_t n = s.size() < 8 ? s.size() : 8;
-  if (n > 0) {  // memcpy from a null pointer is undefined even for 0 bytes
-    std::memcpy(&head, s.data(), n);
-    std::memcpy(&tail, s.data() + s.size() - n, n);
-  }
-  return TapeKeyMatcher::Hash(uint32_t(s.size()), head, tail);
-}
-
 // Strings (excluded queue names and SIDs, excluded attribute values) to the entry that first
 // named them: open addressing over a power of two of (hash, entry) slots, a probe or two per
 // lookup (std::unordered_map's buckets cost a division and a pointer chase each).
@@ -52,7 +39,7 @@ class StringTable {
       }
       return nullptr;
     }
-    const uint64_t h = StringHash(key);
+    const uint64_t h = TapeKeyMatcher::HashOf(key);
     const size_t mask = slots_.size() - 1;
     for (size_t slot = h >> shift_; slots_[slot].entry != 0; slot = (slot + 1) & mask) {
       if (slots_[slot].hash != h) continue;
@@ -64,7 +51,7 @@ class StringTable {
 
  private:
   void Place(size_t i) {
-    const uint64_t h = StringHash(entries_[i].first);
+    const uint64_t h = TapeKeyMatcher::HashOf(entries_[i].first);
     size_t slot = h >> shift_;
     while (slots_[slot].entry != 0) slot = (slot + 1) & (slots_.size() - 1);
     slots_[slot] = Slot{h, uint32_t(i + 1)};
@@ -139,7 +126,7 @@ class ExclusionRule : public Rule {
     size_t first = attributes_.size();
     for (uint32_t p : found.hits) {
       const PathExclusions& group = by_path_[p];
-      if (!group.MayMatch(found.fingerprints[p])) continue;
+      if (!group.MayMatch(found.FingerprintOf(p))) continue;
       const Element value = found.values[p];
       auto probe = [&](Element e) {
         std::string_view text;

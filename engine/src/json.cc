@@ -180,13 +180,7 @@ uint32_t FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) 
 }  // namespace
 
 uint32_t fingerprint::OfString(std::string_view s) {
-  uint64_t first = 0, last = 0;
-  const size_t n = std::min<size_t>(s.size(), 8);
-  if (n > 0) {
-    std::memcpy(&first, s.data(), n);
-    std::memcpy(&last, s.data() + s.size() - n, n);
-  }
-  return FoldFingerprint(TapeKeyMatcher::Hash(uint32_t(s.size()), first, last));
+  return FoldFingerprint(TapeKeyMatcher::HashOf(s));
 }
 
 uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
@@ -337,10 +331,18 @@ void PathSet::BuildChildTable(Node* node) const {
 }
 
 void PathSet::Resolve(Element root, Found* found) const {
+  Scan(root, /*locate=*/false, found);
+}
+
+void PathSet::Scan(Element root, bool locate, Found* found) const {
   found->values.resize(path_count_);
   found->present.assign(path_count_, 0);
-  found->located.assign(path_count_, kMissing);
-  found->fingerprints.assign(path_count_, fingerprint::kUnknown);
+  if (locate) {
+    found->located.assign(path_count_, kMissing);
+  } else {
+    found->located.clear();
+  }
+  found->fingerprints.clear();  // not known: the values are read
   found->visited.assign(nodes_.size(), 0);
   found->hits.clear();
   const tape_ref ref = TapeOf(root);
@@ -372,7 +374,7 @@ void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const
     if (empty == nullptr && e.paths == 0) empty = &e;
   }
   if (hit == nullptr) {
-    Resolve(root, found);
+    Scan(root, /*locate=*/true, found);
     Memo& m = empty != nullptr ? *empty : memo[home];
     m.paths = 0;
     m.slots.assign(path_count_, kMissing);
@@ -412,7 +414,7 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   const Node& node = nodes_[index];
   const uint64_t* tape = doc->tape.get();
   const tape_type type = TypeAt(tape, at);
-  if (node.path >= 0) found->located[node.path] = uint32_t(at);
+  if (node.path >= 0 && !found->located.empty()) found->located[node.path] = uint32_t(at);
   if (type == tape_type::NULL_VALUE) return;
   if (node.path >= 0) {
     found->values[node.path] = ElementAt(doc, at);

@@ -66,6 +66,18 @@ struct TapeKeyMatcher {
     h = (h ^ (h >> 29) ^ last_word) * 0xC2B2AE3D27D4EB4Full;
     return h ^ (h >> 32);
   }
+  // Hash of a whole string, equal to that of the same key on the tape. Also hashes queue names
+  // and values: strings that differ mostly differ in their first or last bytes (SIDs are 34
+  // characters of which 32 are hex), and this is several times cheaper than hashing every byte.
+  static uint64_t HashOf(std::string_view s) {
+    uint64_t first = 0, last = 0;
+    const size_t n = s.size() < 8 ? s.size() : 8;
+    if (n > 0) {  // memcpy from a null pointer is undefined even for 0 bytes
+      std::memcpy(&first, s.data(), n);
+      std::memcpy(&last, s.data() + s.size() - n, n);
+    }
+    return Hash(uint32_t(s.size()), first, last);
+  }
   // The last 8 bytes of a key of `length` bytes at `bytes`, or `first_word` when shorter.
   static uint64_t LastWord(const uint8_t* bytes, uint32_t length, uint64_t first_word) {
     if (length <= 8) return first_word;
@@ -130,13 +142,17 @@ class PathSet {
 
   // Per-decision results; reuse one per thread to avoid allocation.
   struct Found {
-    std::vector<Element> values;         // by path index
-    std::vector<uint8_t> present;        // by path index: the path exists and its value is not null
-    std::vector<uint32_t> located;       // by path index: the value's tape index (null included),
-                                         // kMissing when a step is missing or not an object
-    std::vector<uint32_t> fingerprints;  // by path index: the value's, or kUnknown
-    std::vector<uint8_t> visited;        // by node: first occurrence of a duplicate key wins
-    std::vector<uint32_t> hits;          // the indexes of the present paths, each once
+    std::vector<Element> values;   // by path index
+    std::vector<uint8_t> present;  // by path index: the path exists and its value is not null
+    // By path index, filled only by a scan for the memo: the value's tape index (null
+    // included), kMissing when a step is missing or not an object.
+    std::vector<uint32_t> located;
+    std::vector<uint32_t> fingerprints;  // by path index, when known (through a layout)
+    uint32_t FingerprintOf(size_t path) const {
+      return fingerprints.empty() ? fingerprint::kUnknown : fingerprints[path];
+    }
+    std::vector<uint8_t> visited;  // by node: first occurrence of a duplicate key wins
+    std::vector<uint32_t> hits;    // the indexes of the present paths, each once
   };
   static constexpr uint32_t kMissing = UINT32_MAX;
   // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is
@@ -164,6 +180,8 @@ class PathSet {
   void BuildChildTable(Node* node) const;
   void PlaceChild(Node* node, uint32_t child) const;
   uint32_t FindChild(const Node& node, const TapeKeyMatcher& matcher, std::string_view key) const;
+  // Resolve by walking the tape; `locate` also fills found->located.
+  void Scan(Element root, bool locate, Found* found) const;
   void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root

@@ -218,6 +218,10 @@ struct HttpAdapter::Impl {
   void TaskRouterEvent(Exchange& ex, const Route& route);
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
   void TaskUpdated(Exchange& ex, const Route& route, const FormFields& form);
+  // A decision-log line for a TaskRouter event recrules received and did not act on (a
+  // duplicate, a stale update): `fields` holds what is particular to it.
+  void LogEventNotActedOn(const char* type, std::string_view event_type, std::string_view task_sid,
+                          json fields, const char* message);
   void Reconcile(const Decision& decision, const Task& task);
   // Limits for a form's JSON fields (TaskAttributes, ...): the transport bounds the body.
   ParseLimits FormLimits(const HttpRequest& req) const {
@@ -448,18 +452,10 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   if (!task.ok()) return ReplyStatus(ex, &route, task.status());
   const std::string* reservation = FindField(*form, "ReservationSid");
   if (reservation != nullptr && !accepted.Insert(*reservation)) {
-    json line = {{"time", NowRfc3339()},
-                 {"type", "duplicate_event"},
-                 {"source", "taskrouter"},
-                 {"eventType", *event_type},
-                 {"taskSid", task->task_sid()},
-                 {"reservationSid", *reservation},
-                 {"message",
-                  "reservation.accepted was already handled for this reservation: "
-                  "no second decision or recording"}};
-    if (decision_log->enabled()) {
-      decision_log->Append(DumpJson(line));
-    }
+    LogEventNotActedOn("duplicate_event", *event_type, task->task_sid(),
+                       {{"reservationSid", *reservation}},
+                       "reservation.accepted was already handled for this reservation: "
+                       "no second decision or recording");
     json body = {{"received", true},
                  {"eventType", *event_type},
                  {"action", "duplicate"},
@@ -496,6 +492,19 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   Reply(ex, JsonResponse(200, DumpJson(body)), &route);
 }
 
+void HttpAdapter::Impl::LogEventNotActedOn(const char* type, std::string_view event_type,
+                                           std::string_view task_sid, json fields,
+                                           const char* message) {
+  if (!decision_log->enabled()) return;
+  fields["time"] = NowRfc3339();
+  fields["type"] = type;
+  fields["source"] = "taskrouter";
+  fields["eventType"] = event_type;
+  fields["taskSid"] = task_sid;
+  fields["message"] = message;
+  decision_log->Append(DumpJson(fields));
+}
+
 // TaskRouter's Timestamp field (when the event was sent), 0 when absent or not a number.
 int64_t EventTimestamp(const std::string* field) {
   int64_t value = 0;
@@ -524,19 +533,11 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
     switch (known_calls.WantPaused(task->task_sid(), pause, EventTimestamp(timestamp))) {
       case KnownCalls::Want::kStale:
         change = "stale";
-        if (decision_log->enabled()) {
-          decision_log->Append(DumpJson(
-              {{"time", NowRfc3339()},
-               {"type", "stale_event"},
-               {"source", "taskrouter"},
-               {"eventType", "task.updated"},
-               {"taskSid", task->task_sid()},
-               {"decisionId", decision.id},
-               {"timestamp", timestamp ? *timestamp : std::string()},
-               {"message",
-                "task.updated sent before one already applied to this task (out of order or "
-                "replayed): the recording is not changed"}}));
-        }
+        LogEventNotActedOn(
+            "stale_event", "task.updated", task->task_sid(),
+            {{"decisionId", decision.id}, {"timestamp", timestamp ? *timestamp : std::string()}},
+            "task.updated sent before one already applied to this task (out of "
+            "order or replayed): the recording is not changed");
         break;
       case KnownCalls::Want::kAsIs:
         break;
