@@ -94,7 +94,7 @@ class ExclusionRule : public Rule {
       if (a.value.is_string()) {
         const std::string& text = a.value.get_ref<const std::string&>();
         by_path_[path].strings.Add(text, attributes_.size());
-        const uint32_t f = fingerprint::OfString(text);
+        const fingerprint::Value f = fingerprint::OfString(text);
         by_path_[path].string_filter |= uint64_t(1) << (f & 63);
         by_path_[path].array_filter |= fingerprint::InArray(f);
       } else {
@@ -120,14 +120,14 @@ class ExclusionRule : public Rule {
     }
     if (!in.task.has_attributes || attributes_.empty()) return;
     thread_local PathSet::Found found;
-    paths_.Resolve(in.task.attributes, in.task.attributes_layout, &found);
+    paths_.Resolve(in.task.attributes, &in.task.attributes_layout, &found);
     // The first entry in configuration order that matches: per path, a probe for the task's
     // string (or each string of its array) and a scan of the few entries that are not strings.
     size_t first = attributes_.size();
     for (uint32_t p : found.hits) {
       const PathExclusions& group = by_path_[p];
       if (!group.MayMatch(found.FingerprintOf(p))) continue;
-      const Element value = found.values[p];
+      const Element value = found.Value(p);
       auto probe = [&](Element e) {
         std::string_view text;
         if (e.get(text) != simdjson::SUCCESS) return;
@@ -170,12 +170,12 @@ class ExclusionRule : public Rule {
     StringTable<size_t> strings;  // value -> index in attributes_ of the first entry with it
     std::vector<size_t> others;   // indexes in attributes_, ascending
     uint64_t string_filter = 0;   // a bit per string's fingerprint (its low 6 bits)
-    uint32_t array_filter = 0;    // each string's fingerprint::InArray
+    fingerprint::Value array_filter = 0;  // each string's fingerprint::InArray
 
     // False when a task value with this fingerprint cannot match an entry on this path, so the
     // value need not be read: strings match only strings (or an array holding one), and most
     // task strings are not the configured ones.
-    bool MayMatch(uint32_t f) const {
+    bool MayMatch(fingerprint::Value f) const {
       if (f == fingerprint::kUnknown || !others.empty()) return true;
       if (fingerprint::IsString(f)) return (string_filter >> (f & 63)) & 1;
       if (fingerprint::IsArray(f)) return (f & array_filter) != 0;

@@ -152,16 +152,17 @@ uint64_t LayoutHash(std::string_view signature) {
   return SipHash13(key[0], key[1], signature);
 }
 
-uint32_t FoldFingerprint(uint64_t hash) {
-  return uint32_t(hash ^ (hash >> 32)) | fingerprint::kStringBit;
+fingerprint::Value FoldFingerprint(uint64_t hash) {
+  const uint32_t h = uint32_t(hash ^ (hash >> 32));
+  return fingerprint::Value(h ^ (h >> 16)) | fingerprint::kStringBit;
 }
 
-uint32_t FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) {
+fingerprint::Value FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) {
   switch (TypeAt(tape, at)) {
     case tape_type::NULL_VALUE:
       return fingerprint::kNull;
     case tape_type::START_ARRAY: {
-      uint32_t f = fingerprint::kArrayBit;
+      fingerprint::Value f = fingerprint::kArrayBit;
       const size_t end = uint32_t(tape[at]) - 1;  // the closing bracket
       for (size_t i = at + 1; i < end; i = After(tape, i)) {
         if (TypeAt(tape, i) == tape_type::STRING) {
@@ -179,12 +180,12 @@ uint32_t FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) 
 
 }  // namespace
 
-uint32_t fingerprint::OfString(std::string_view s) {
+fingerprint::Value fingerprint::OfString(std::string_view s) {
   return FoldFingerprint(TapeKeyMatcher::HashOf(s));
 }
 
 uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
-                          std::vector<uint32_t>* fingerprints) {
+                          std::vector<fingerprint::Value>* fingerprints) {
   at->clear();
   fingerprints->clear();
   const tape_ref ref = TapeOf(object);
@@ -330,22 +331,25 @@ void PathSet::BuildChildTable(Node* node) const {
   for (uint32_t child : node->children) PlaceChild(node, child);
 }
 
+Element PathSet::Found::Value(size_t path) const {
+  return ElementAt(doc, layout == nullptr ? index[path] : layout->at[index[path]]);
+}
+
 void PathSet::Resolve(Element root, Found* found) const {
   Scan(root, /*locate=*/false, found);
 }
 
 void PathSet::Scan(Element root, bool locate, Found* found) const {
-  found->values.resize(path_count_);
-  found->present.assign(path_count_, 0);
   if (locate) {
-    found->located.assign(path_count_, kMissing);
+    found->index.assign(path_count_, kMissing);
   } else {
-    found->located.clear();
+    found->index.resize(path_count_);  // read only for the hits
   }
-  found->fingerprints.clear();  // not known: the values are read
+  found->layout = nullptr;  // the values are read
   found->visited.assign(nodes_.size(), 0);
   found->hits.clear();
   const tape_ref ref = TapeOf(root);
+  found->doc = ref.doc;
   ResolveNode(0, ref.doc, ref.json_index, found);
 }
 
@@ -379,7 +383,7 @@ void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const
     m.paths = 0;
     m.slots.assign(path_count_, kMissing);
     for (size_t p = 0; p < path_count_; ++p) {
-      const uint32_t at = found->located[p];
+      const uint32_t at = found->index[p];
       if (at == kMissing) continue;
       const uint32_t* end = layout->at + layout->size;
       const uint32_t* it = std::lower_bound(layout->at, end, at);
@@ -392,19 +396,18 @@ void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const
     return;
   }
   const Memo& m = *hit;
-  found->values.resize(path_count_);
+  found->index.resize(path_count_);
   found->fingerprints.resize(path_count_);
-  found->present.assign(path_count_, 0);
   found->hits.clear();
-  const simdjson::dom::document* doc = TapeOf(root).doc;
+  found->doc = TapeOf(root).doc;
+  found->layout = layout;
   for (size_t p = 0; p < path_count_; ++p) {
-    if (m.slots[p] == kMissing) continue;
     const uint32_t slot = m.slots[p];
-    const uint32_t f = layout->fingerprints[slot];
+    if (slot == kMissing) continue;
+    const fingerprint::Value f = layout->fingerprints[slot];
     if (f == fingerprint::kNull) continue;
-    found->values[p] = ElementAt(doc, layout->at[slot]);
+    found->index[p] = slot;
     found->fingerprints[p] = f;
-    found->present[p] = 1;
     found->hits.push_back(uint32_t(p));
   }
 }
@@ -414,13 +417,9 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
   const Node& node = nodes_[index];
   const uint64_t* tape = doc->tape.get();
   const tape_type type = TypeAt(tape, at);
-  if (node.path >= 0 && !found->located.empty()) found->located[node.path] = uint32_t(at);
+  if (node.path >= 0) found->index[node.path] = uint32_t(at);
   if (type == tape_type::NULL_VALUE) return;
-  if (node.path >= 0) {
-    found->values[node.path] = ElementAt(doc, at);
-    found->present[node.path] = 1;
-    found->hits.push_back(uint32_t(node.path));
-  }
+  if (node.path >= 0) found->hits.push_back(uint32_t(node.path));
   if (node.children.empty() || type != tape_type::START_OBJECT) return;
   const uint8_t* strings = doc->string_buf.get();
   const uint32_t* table = node.child_table.data();

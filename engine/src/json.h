@@ -95,21 +95,23 @@ struct TapeKeyMatcher {
 // without reading the value. Equal strings have equal fingerprints; unequal ones usually
 // differ. An array's fingerprint holds a bit (InArray) for each string in it.
 namespace fingerprint {
-constexpr uint32_t kUnknown = 0;  // not computed: read the value
-constexpr uint32_t kNull = 1;
-constexpr uint32_t kOther = 2;                // a number, boolean or object
-constexpr uint32_t kStringBit = 0x80000000u;  // a string; the other 31 bits hash it
-constexpr uint32_t kArrayBit = 0x40000000u;   // an array; the low 30 bits: its strings' InArray
-uint32_t OfString(std::string_view s);
-inline bool IsString(uint32_t f) {
+// 16 bits, so that the fingerprints of a task's values sit in a few cache lines.
+using Value = uint16_t;
+constexpr Value kUnknown = 0;  // not computed: read the value
+constexpr Value kNull = 1;
+constexpr Value kOther = 2;           // a number, boolean or object
+constexpr Value kStringBit = 0x8000;  // a string; the other 15 bits hash it
+constexpr Value kArrayBit = 0x4000;   // an array; the low 14 bits: its strings' InArray
+Value OfString(std::string_view s);
+inline bool IsString(Value f) {
   return (f & kStringBit) != 0;
 }
-inline bool IsArray(uint32_t f) {
+inline bool IsArray(Value f) {
   return (f & (kStringBit | kArrayBit)) == kArrayBit;
 }
 // The bit a string with fingerprint `f` sets in the fingerprint of an array holding it.
-inline uint32_t InArray(uint32_t f) {
-  return uint32_t(1) << (f % 30);
+inline Value InArray(Value f) {
+  return Value(1u << (f % 14));
 }
 }  // namespace fingerprint
 
@@ -122,12 +124,12 @@ inline uint32_t InArray(uint32_t f) {
 struct KeyLayout {
   uint64_t hash = 0;
   uint32_t size = 0;
-  const uint32_t* fingerprints = nullptr;
+  const fingerprint::Value* fingerprints = nullptr;
   const uint32_t* at = nullptr;
 
   // Lays out `object` (an object element) into `at` and `fingerprints`, returning the hash.
   static uint64_t Build(Element object, std::vector<uint32_t>* at,
-                        std::vector<uint32_t>* fingerprints);
+                        std::vector<fingerprint::Value>* fingerprints);
 };
 
 // Many dot paths resolved together: each object level on the way is scanned once, instead of
@@ -142,17 +144,21 @@ class PathSet {
 
   // Per-decision results; reuse one per thread to avoid allocation.
   struct Found {
-    std::vector<Element> values;   // by path index
-    std::vector<uint8_t> present;  // by path index: the path exists and its value is not null
-    // By path index, filled only by a scan for the memo: the value's tape index (null
-    // included), kMissing when a step is missing or not an object.
-    std::vector<uint32_t> located;
-    std::vector<uint32_t> fingerprints;  // by path index, when known (through a layout)
-    uint32_t FingerprintOf(size_t path) const {
-      return fingerprints.empty() ? fingerprint::kUnknown : fingerprints[path];
-    }
+    std::vector<uint32_t> hits;  // the indexes of the present paths, each once
+    // By path index, for the paths in `hits`: where the value is. Without a layout, its tape
+    // index in `doc`; through a layout, its index in `layout`, whose `at` (a cache line or two
+    // of the task's) is read only for the values a caller reads. A scan for the memo also
+    // sets it for null values and sets kMissing for the absent paths.
+    std::vector<uint32_t> index;
+    const simdjson::dom::document* doc = nullptr;
+    const KeyLayout* layout = nullptr;
+    std::vector<fingerprint::Value> fingerprints;  // by path index, when known (layout)
     std::vector<uint8_t> visited;  // by node: first occurrence of a duplicate key wins
-    std::vector<uint32_t> hits;    // the indexes of the present paths, each once
+
+    Element Value(size_t path) const;
+    fingerprint::Value FingerprintOf(size_t path) const {
+      return layout == nullptr ? fingerprint::kUnknown : fingerprints[path];
+    }
   };
   static constexpr uint32_t kMissing = UINT32_MAX;
   // Same rule as WalkPath for each path: a missing step, a non-object on the way, or null is

@@ -168,7 +168,8 @@ void TaskData::Keep(const simdjson::dom::document* request) {
   // The hot block first, so that it is allocated next to this TaskData: the view's strings in
   // the order a decision reads them (the four SIDs it echoes, then what rules compare), then
   // the layout. Tape indexes are the same in the documents' copies.
-  thread_local std::vector<uint32_t> at, fingerprints;
+  thread_local std::vector<uint32_t> at;
+  thread_local std::vector<fingerprint::Value> fingerprints;
   at.clear();
   fingerprints.clear();
   const uint64_t hash =
@@ -178,20 +179,24 @@ void TaskData::Keep(const simdjson::dom::document* request) {
       &view.queue_sid, &view.channel, &view.worker_sid, &view.worker_name};
   size_t string_bytes = 0;
   for (const std::string_view* s : view_strings) string_bytes += s->size();
-  const size_t string_words = (string_bytes + 3) / 4;
-  hot.reset(new uint32_t[string_words + 2 * at.size()]);
-  char* text = reinterpret_cast<char*>(hot.get());
+  // The strings, then the fingerprints and the tape indexes, each at its own alignment.
+  auto align = [](size_t offset, size_t to) { return (offset + to - 1) / to * to; };
+  const size_t fingerprints_at = align(string_bytes, alignof(fingerprint::Value));
+  const size_t at_at =
+      align(fingerprints_at + sizeof(fingerprint::Value) * at.size(), alignof(uint32_t));
+  hot.reset(new char[at_at + sizeof(uint32_t) * at.size()]);
+  char* text = hot.get();
   for (std::string_view* s : view_strings) {
     if (!s->empty()) std::memcpy(text, s->data(), s->size());
     *s = std::string_view(text, s->size());
     text += s->size();
   }
-  uint32_t* layout = hot.get() + string_words;
-  std::copy(fingerprints.begin(), fingerprints.end(), layout);
-  std::copy(at.begin(), at.end(), layout + at.size());
+  auto* layout_fingerprints = reinterpret_cast<fingerprint::Value*>(hot.get() + fingerprints_at);
+  auto* layout_at = reinterpret_cast<uint32_t*>(hot.get() + at_at);
+  std::uninitialized_copy(fingerprints.begin(), fingerprints.end(), layout_fingerprints);
+  std::uninitialized_copy(at.begin(), at.end(), layout_at);
   if (!at.empty()) {
-    attributes_layout = KeyLayout{hash, uint32_t(at.size()), layout, layout + at.size()};
-    view.attributes_layout = &attributes_layout;
+    view.attributes_layout = KeyLayout{hash, uint32_t(at.size()), layout_fingerprints, layout_at};
   }
   strings.clear();  // the view no longer points into the form's values
   strings.shrink_to_fit();

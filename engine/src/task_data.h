@@ -15,24 +15,26 @@ namespace recrules::detail {
 // Everything a rule reads about a task. Views stay valid while the documents they point into
 // live (a thread's parsers for the duration of one decision, or a TaskData).
 struct TaskView {
-  std::string_view sid;  // reservation SID as Flex names it
+  // What every decision reads first, so that it sits in the first cache lines of a TaskData:
+  // the SIDs a decision echoes, what the built-in rules compare, the attributes' layout.
   std::string_view task_sid;
+  std::string_view sid;  // reservation SID as Flex names it
+  std::string_view call_sid;
+  std::string_view conference_sid;
   std::string_view queue_name;
   std::string_view queue_sid;
   std::string_view channel;
+  Element attributes;  // valid when has_attributes
+  // The attributes' key layout, when the task was kept (TaskData); empty (size 0) for a
+  // request decided straight from its text.
+  KeyLayout attributes_layout;
+  bool has_attributes = false;
+  bool has_worker = false;
+  bool has_worker_attributes = false;
   std::string_view worker_sid;
   std::string_view worker_name;
-  std::string_view call_sid;
-  std::string_view conference_sid;
-  Element attributes;  // valid when has_attributes
-  bool has_attributes = false;
-  Element worker;  // the worker object ({sid, name, attributes}); valid when has_worker
-  bool has_worker = false;
+  Element worker;             // the worker object ({sid, name, attributes}); valid when has_worker
   Element worker_attributes;  // valid when has_worker_attributes
-  bool has_worker_attributes = false;
-  // The attributes' key layout, when the task was kept (TaskData); null for a request decided
-  // straight from its text.
-  const KeyLayout* attributes_layout = nullptr;
 };
 
 // Parsers one normalisation needs: the request itself, plus attributes that arrive as JSON
@@ -60,14 +62,14 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 
 // What a public Task owns. Parsed with the thread's parsers, then kept: the documents the view
 // points into are copied here (a few KB, together in memory) and the view re-pointed at them.
-// Never moved once kept: elements point at `documents` by address.
-struct TaskData {
+// Never moved once kept: elements point at `documents` by address. Aligned to a cache line so
+// that the start of the view takes as few lines as it can.
+struct alignas(64) TaskData {
   TaskView view;
-  KeyLayout attributes_layout;
   // What a decision reads, in one block next to the view (Keep): the view's strings, then the
   // attributes' layout. A decision then reads a few adjacent cache lines, not lines from all
   // over the documents.
-  std::unique_ptr<uint32_t[]> hot;
+  std::unique_ptr<char[]> hot;
   simdjson::dom::document documents[3];  // at most: request, task attributes, worker attributes
   std::vector<std::string> strings;      // form field values until Keep (reserved upfront)
 

@@ -146,6 +146,30 @@ TEST_CASE("builtin:exclusions — thousands of attribute keys sharing a prefix")
   CHECK(matched(R"({"custom_key_05000":{"value":"v5000"}})") == "record");
 }
 
+// A kept task's values are read only when their fingerprint could match a configured value;
+// 200 configured strings set every bit of the string and array filters, so a filter that drops
+// any bit makes some exact match go unseen (PolicyFixture decides each task kept, too).
+TEST_CASE("builtin:exclusions — every configured string matches, alone or in an array") {
+  std::string attributes;
+  for (int i = 0; i < 200; ++i) {
+    if (i > 0) attributes += ",";
+    attributes +=
+        R"({"key":"k.v)" + std::to_string(i % 7) + R"(","value":"s)" + std::to_string(i) + R"("})";
+  }
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_attributes":[)" +
+                  attributes + "]}}}");
+  const std::string a = "features.conditional_recording.exclude_attributes";
+  for (int i = 0; i < 200; ++i) {
+    const std::string path = "v" + std::to_string(i % 7), value = "s" + std::to_string(i);
+    CAPTURE(value);
+    auto alone = f.Decide(Task("Sales", "WQs", R"({"k":{")" + path + R"(":")" + value + R"("}})"));
+    CHECK(alone.matched == a + "[" + std::to_string(i) + "]");
+    auto in_array =
+        f.Decide(Task("Sales", "WQs", R"({"k":{")" + path + R"(":["x",")" + value + R"(",1]}})"));
+    CHECK(in_array.matched == a + "[" + std::to_string(i) + "]");
+  }
+}
+
 TEST_CASE("disabled features exclude nothing") {
   PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":false,
     "exclude_queues":["Legal"]}}})");

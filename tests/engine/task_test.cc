@@ -151,12 +151,11 @@ TEST_CASE("a kept task owns its data: later parses on the thread do not touch it
   CHECK(recrules::detail::ToJsonText(c->data().view.worker_attributes) == R"({"team":"c"})");
   CHECK(d->task.AttributesJson() == "{}");
   CHECK(e->task_sid() == "WTe");
-  CHECK(e->data().view.attributes_layout == nullptr);
-  CHECK(d->task.data().view.attributes_layout == nullptr);  // {} has nothing to lay out
+  CHECK(e->data().view.attributes_layout.size == 0);
+  CHECK(d->task.data().view.attributes_layout.size == 0);  // {} has nothing to lay out
   // call_sid, n, k, conference and its sid: depth first.
-  const recrules::detail::KeyLayout* layout = t.data().view.attributes_layout;
-  REQUIRE(layout != nullptr);
-  CHECK(layout->size == 5);
-  CHECK(recrules::detail::fingerprint::IsString(layout->fingerprints[0]));
-  CHECK(c->data().view.attributes_layout->size == 2);
+  const recrules::detail::KeyLayout& layout = t.data().view.attributes_layout;
+  CHECK(layout.size == 5);
+  CHECK(recrules::detail::fingerprint::IsString(layout.fingerprints[0]));
+  CHECK(c->data().view.attributes_layout.size == 2);
 }
