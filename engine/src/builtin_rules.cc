@@ -1,6 +1,7 @@
 #include "builtin_rules.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <utility>
@@ -95,8 +96,7 @@ class ExclusionRule : public Rule {
         const std::string& text = a.value.get_ref<const std::string&>();
         by_path_[path].strings.Add(text, attributes_.size());
         const fingerprint::Value f = fingerprint::OfString(text);
-        by_path_[path].string_filter |= uint64_t(1) << (f & 63);
-        by_path_[path].array_filter |= fingerprint::InArray(f);
+        by_path_[path].AddString(f);
       } else {
         by_path_[path].others.push_back(attributes_.size());
       }
@@ -169,16 +169,44 @@ class ExclusionRule : public Rule {
   struct PathExclusions {
     StringTable<size_t> strings;  // value -> index in attributes_ of the first entry with it
     std::vector<size_t> others;   // indexes in attributes_, ascending
-    uint64_t string_filter = 0;   // a bit per string's fingerprint (its low 6 bits)
+    // A bit per string, then, while the path has at most kFew strings (the usual case: one or
+    // two), their whole fingerprints: 1 in 32 768 other strings passes, not 1 in 64.
+    static constexpr size_t kFew = 4;
+    std::array<fingerprint::Value, kFew> few{};
+    std::array<fingerprint::Value, kFew> few_in_array{};  // their fingerprint::InArray
+    size_t string_count = 0;
+    uint64_t string_filter = 0;           // a bit per string's fingerprint (its low 6 bits)
     fingerprint::Value array_filter = 0;  // each string's fingerprint::InArray
 
+    void AddString(fingerprint::Value f) {
+      if (string_count < kFew) {
+        few[string_count] = f;
+        few_in_array[string_count] = fingerprint::InArray(f);
+      }
+      ++string_count;
+      string_filter |= uint64_t(1) << (f & 63);
+      array_filter |= fingerprint::InArray(f);
+    }
     // False when a task value with this fingerprint cannot match an entry on this path, so the
     // value need not be read: strings match only strings (or an array holding one), and most
     // task strings are not the configured ones.
     bool MayMatch(fingerprint::Value f) const {
       if (f == fingerprint::kUnknown || !others.empty()) return true;
-      if (fingerprint::IsString(f)) return (string_filter >> (f & 63)) & 1;
-      if (fingerprint::IsArray(f)) return (f & array_filter) != 0;
+      if (fingerprint::IsString(f)) {
+        if (!((string_filter >> (f & 63)) & 1)) return false;  // most strings stop here
+        if (string_count > kFew) return true;
+        for (size_t i = 0; i < string_count; ++i) {
+          if (few[i] == f) return true;
+        }
+        return false;
+      }
+      if (fingerprint::IsArray(f)) {
+        if (string_count > kFew) return (f & array_filter) != 0;
+        for (size_t i = 0; i < string_count; ++i) {
+          if ((f & few_in_array[i]) == few_in_array[i]) return true;
+        }
+        return false;
+      }
       return false;
     }
   };

@@ -152,9 +152,10 @@ uint64_t LayoutHash(std::string_view signature) {
   return SipHash13(key[0], key[1], signature);
 }
 
+// The hash's top bits: they come out of its last multiplication best mixed. (Its low bits
+// depend on few bits of the string; folding the halves together would cancel its final step.)
 fingerprint::Value FoldFingerprint(uint64_t hash) {
-  const uint32_t h = uint32_t(hash ^ (hash >> 32));
-  return fingerprint::Value(h ^ (h >> 16)) | fingerprint::kStringBit;
+  return fingerprint::Value(hash >> 49) | fingerprint::kStringBit;
 }
 
 fingerprint::Value FingerprintAt(const uint64_t* tape, const uint8_t* strings, size_t at) {

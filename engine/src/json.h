@@ -101,7 +101,7 @@ constexpr Value kUnknown = 0;  // not computed: read the value
 constexpr Value kNull = 1;
 constexpr Value kOther = 2;           // a number, boolean or object
 constexpr Value kStringBit = 0x8000;  // a string; the other 15 bits hash it
-constexpr Value kArrayBit = 0x4000;   // an array; the low 14 bits: its strings' InArray
+constexpr Value kArrayBit = 0x4000;   // an array; the low 14 bits: its strings' InArray bits
 Value OfString(std::string_view s);
 inline bool IsString(Value f) {
   return (f & kStringBit) != 0;
@@ -109,9 +109,10 @@ inline bool IsString(Value f) {
 inline bool IsArray(Value f) {
   return (f & (kStringBit | kArrayBit)) == kArrayBit;
 }
-// The bit a string with fingerprint `f` sets in the fingerprint of an array holding it.
+// The bits (two of 14) a string with fingerprint `f` sets in the fingerprint of an array
+// holding it: an array may hold the string only when all of them are set.
 inline Value InArray(Value f) {
-  return Value(1u << (f % 14));
+  return Value(1u << (f % 14) | 1u << (f / 14 % 14));
 }
 }  // namespace fingerprint
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "engine_fixture.h"
+#include "json.h"
 
 using recrules::Action;
 using recrules::Channel;
@@ -146,26 +147,39 @@ TEST_CASE("builtin:exclusions — thousands of attribute keys sharing a prefix")
   CHECK(matched(R"({"custom_key_05000":{"value":"v5000"}})") == "record");
 }
 
-// A kept task's values are read only when their fingerprint could match a configured value;
-// 200 configured strings set every bit of the string and array filters, so a filter that drops
-// any bit makes some exact match go unseen (PolicyFixture decides each task kept, too).
+// A kept task's values are read only when their fingerprint could match a configured value.
+// 1 200 configured strings on 2 paths set every bit of both paths' string and array filters
+// (checked below), so a filter that drops any bit makes some exact match go unseen
+// (PolicyFixture decides each task kept, too).
 TEST_CASE("builtin:exclusions — every configured string matches, alone or in an array") {
+  namespace fp = recrules::detail::fingerprint;
+  constexpr int kStrings = 1200, kPaths = 2;
   std::string attributes;
-  for (int i = 0; i < 200; ++i) {
+  uint64_t string_bits[kPaths] = {};
+  unsigned array_bits[kPaths] = {};
+  for (int i = 0; i < kStrings; ++i) {
+    const std::string value = "excluded value " + std::to_string(i * 7919);
+    string_bits[i % kPaths] |= uint64_t(1) << (fp::OfString(value) & 63);
+    array_bits[i % kPaths] |= fp::InArray(fp::OfString(value));
     if (i > 0) attributes += ",";
     attributes +=
-        R"({"key":"k.v)" + std::to_string(i % 7) + R"(","value":"s)" + std::to_string(i) + R"("})";
+        R"({"key":"k.v)" + std::to_string(i % kPaths) + R"(","value":")" + value + R"("})";
+  }
+  for (int p = 0; p < kPaths; ++p) {
+    REQUIRE(string_bits[p] == ~uint64_t(0));
+    REQUIRE(array_bits[p] == 0x3fffu);
   }
   PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_attributes":[)" +
                   attributes + "]}}}");
   const std::string a = "features.conditional_recording.exclude_attributes";
-  for (int i = 0; i < 200; ++i) {
-    const std::string path = "v" + std::to_string(i % 7), value = "s" + std::to_string(i);
+  for (int i = 0; i < kStrings; ++i) {
+    const std::string path = "v" + std::to_string(i % kPaths),
+                      value = "excluded value " + std::to_string(i * 7919);
     CAPTURE(value);
     auto alone = f.Decide(Task("Sales", "WQs", R"({"k":{")" + path + R"(":")" + value + R"("}})"));
     CHECK(alone.matched == a + "[" + std::to_string(i) + "]");
     auto in_array =
-        f.Decide(Task("Sales", "WQs", R"({"k":{")" + path + R"(":["x",")" + value + R"(",1]}})"));
+        f.Decide(Task("Sales", "WQs", R"({"k":{")" + path + R"(":[1,")" + value + R"(",null]}})"));
     CHECK(in_array.matched == a + "[" + std::to_string(i) + "]");
   }
 }
