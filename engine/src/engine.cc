@@ -347,6 +347,7 @@ Status Engine::Decide(std::string_view request_json, const DecideOptions& option
 }
 
 Status Engine::Decide(const Request& request, const DecideOptions& options, Decision* out) const {
+  request.task.data().Prefetch();
   return impl_->Decide(request.task.data().view, request.event, options, out);
 }
 

@@ -164,35 +164,58 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 
 namespace recrules::detail {
 
-void TaskData::Keep(const simdjson::dom::document* request) {
-  // The hot block first, so that it is allocated next to this TaskData: the view's strings in
-  // the order a decision reads them (the four SIDs it echoes, then what rules compare), then
-  // the layout. Tape indexes are the same in the documents' copies.
+std::shared_ptr<TaskData> TaskData::Keep(TaskData&& parsed,
+                                         const simdjson::dom::document* request) {
+  // The hot block: the view's strings in the order a decision reads them (the four SIDs it
+  // echoes, then what rules compare), then the layout. Tape indexes are the same in the
+  // documents' copies.
   thread_local std::vector<uint32_t> at;
   thread_local std::vector<fingerprint::Value> fingerprints;
   at.clear();
   fingerprints.clear();
   const uint64_t hash =
-      view.has_attributes ? KeyLayout::Build(view.attributes, &at, &fingerprints) : 0;
-  std::string_view* const view_strings[] = {
-      &view.task_sid,  &view.sid,     &view.call_sid,   &view.conference_sid, &view.queue_name,
-      &view.queue_sid, &view.channel, &view.worker_sid, &view.worker_name};
+      parsed.view.has_attributes ? KeyLayout::Build(parsed.view.attributes, &at, &fingerprints) : 0;
   size_t string_bytes = 0;
-  for (const std::string_view* s : view_strings) string_bytes += s->size();
+  for (std::string_view s :
+       {parsed.view.task_sid, parsed.view.sid, parsed.view.call_sid, parsed.view.conference_sid,
+        parsed.view.queue_name, parsed.view.queue_sid, parsed.view.channel, parsed.view.worker_sid,
+        parsed.view.worker_name}) {
+    string_bytes += s.size();
+  }
   // The strings, then the fingerprints and the tape indexes, each at its own alignment.
   auto align = [](size_t offset, size_t to) { return (offset + to - 1) / to * to; };
   const size_t fingerprints_at = align(string_bytes, alignof(fingerprint::Value));
   const size_t at_at =
       align(fingerprints_at + sizeof(fingerprint::Value) * at.size(), alignof(uint32_t));
-  hot.reset(new char[at_at + sizeof(uint32_t) * at.size()]);
-  char* text = hot.get();
+  const size_t hot_bytes = at_at + sizeof(uint32_t) * at.size();
+
+  // One allocation: the TaskData, then its hot block (sizeof is a multiple of the alignment).
+  constexpr std::align_val_t kAlign{alignof(TaskData)};
+  void* block = ::operator new(sizeof(TaskData) + hot_bytes, kAlign);
+  std::shared_ptr<TaskData> data(new (block) TaskData(std::move(parsed)), [](TaskData* d) {
+    d->~TaskData();
+    ::operator delete(d, kAlign);
+  });
+  data->hot = static_cast<char*>(block) + sizeof(TaskData);
+  data->Fill(request, hash, at, fingerprints, fingerprints_at, at_at);
+  return data;
+}
+
+void TaskData::Fill(const simdjson::dom::document* request, uint64_t hash,
+                    const std::vector<uint32_t>& at,
+                    const std::vector<fingerprint::Value>& fingerprints, size_t fingerprints_at,
+                    size_t at_at) {
+  std::string_view* const view_strings[] = {
+      &view.task_sid,  &view.sid,     &view.call_sid,   &view.conference_sid, &view.queue_name,
+      &view.queue_sid, &view.channel, &view.worker_sid, &view.worker_name};
+  char* text = hot;
   for (std::string_view* s : view_strings) {
     if (!s->empty()) std::memcpy(text, s->data(), s->size());
     *s = std::string_view(text, s->size());
     text += s->size();
   }
-  auto* layout_fingerprints = reinterpret_cast<fingerprint::Value*>(hot.get() + fingerprints_at);
-  auto* layout_at = reinterpret_cast<uint32_t*>(hot.get() + at_at);
+  auto* layout_fingerprints = reinterpret_cast<fingerprint::Value*>(hot + fingerprints_at);
+  auto* layout_at = reinterpret_cast<uint32_t*>(hot + at_at);
   std::uninitialized_copy(fingerprints.begin(), fingerprints.end(), layout_fingerprints);
   std::uninitialized_copy(at.begin(), at.end(), layout_at);
   if (!at.empty()) {
@@ -237,11 +260,10 @@ Result<std::shared_ptr<TaskData>> OwnedParse(std::string_view json, const ParseL
   auto root =
       detail::ParseJson(parsers.request, json, "request", limits.max_bytes, limits.max_depth);
   if (!root.ok()) return root.status();
-  auto data = std::make_shared<TaskData>();
-  Status s = detail::ReadRequest(*root, parsers, limits, event, &data->view);
+  TaskData parsed;
+  Status s = detail::ReadRequest(*root, parsers, limits, event, &parsed.view);
   if (!s.ok()) return s;
-  data->Keep(detail::DocumentOf(*root));
-  return data;
+  return TaskData::Keep(std::move(parsed), detail::DocumentOf(*root));
 }
 
 }  // namespace
@@ -266,9 +288,9 @@ namespace recrules {
 
 Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string>>& fields,
                             const ParseLimits& limits) {
-  auto data = std::make_shared<TaskData>();
-  data->strings.reserve(fields.size());  // views point into these: no reallocation allowed
-  detail::TaskView& v = data->view;
+  TaskData form;
+  form.strings.reserve(fields.size());  // views point into these: no reallocation allowed
+  detail::TaskView& v = form.view;
   for (const auto& [key, value] : fields) {
     std::string_view* target = nullptr;
     if (key == "TaskSid")
@@ -286,8 +308,8 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
     else if (key == "WorkerName")
       target = &v.worker_name;
     if (target != nullptr) {
-      data->strings.push_back(value);
-      *target = data->strings.back();
+      form.strings.push_back(value);
+      *target = form.strings.back();
       continue;
     }
     if (key == "TaskAttributes" || key == "WorkerAttributes") {
@@ -305,8 +327,7 @@ Result<Task> Task::FromForm(const std::vector<std::pair<std::string, std::string
     }
   }
   detail::ReadCallIdentifiers(&v);
-  data->Keep(nullptr);
-  return Task(std::move(data));
+  return Task(TaskData::Keep(std::move(form), nullptr));
 }
 
 std::string_view Task::sid() const {
