@@ -4,6 +4,7 @@
 #include <ctime>
 #include <random>
 
+#include "decision_clock.h"
 #include "engine_impl.h"
 
 namespace recrules::detail {
@@ -17,12 +18,6 @@ constexpr char kHex[] = "0123456789abcdef";
 void SetText(std::string* out, std::string_view text) {
   out->clear();
   out->append(text.data(), text.size());
-}
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // Unique per decision: a random per-thread prefix and a per-thread counter. The prefix's hex
@@ -91,7 +86,7 @@ void ApplyDefault(const CompiledPolicy& policy, Event event, Decision* out) {
 void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_state,
                     const TaskView& task, Event event, const DecideOptions& options,
                     Decision* out) {
-  const int64_t start = NowNs();
+  const int64_t start = DecisionClock::Now();
   NewDecisionId(&out->id);
   out->event = event;
   out->mode = policy.mode;
@@ -118,7 +113,7 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
       continue;
     }
     verdict.Reset();
-    const int64_t t0 = options.explain ? NowNs() : 0;
+    const int64_t t0 = options.explain ? DecisionClock::Now() : 0;
     rule->Evaluate(input, &verdict);
     if (verdict.kind == RuleVerdict::Kind::kDecide && !ActionAllowed(event, verdict.action)) {
       verdict.Fail(rule->name() + ": returned " + ActionName(verdict.action) +
@@ -129,7 +124,7 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
           {rule->name(), OutcomeName(verdict),
            std::string(verdict.kind == RuleVerdict::Kind::kError ? std::string_view(verdict.error)
                                                                  : verdict.reason),
-           std::string(verdict.matched), NowNs() - t0});
+           std::string(verdict.matched), DecisionClock::ElapsedNs(t0, DecisionClock::Now())});
     }
     if (verdict.kind == RuleVerdict::Kind::kPass) continue;
     if (verdict.kind == RuleVerdict::Kind::kError) {
@@ -157,7 +152,7 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
   if (!decided) ApplyDefault(policy, event, out);
   out->conference_record = out->mode == Mode::kConference && out->action != Action::kSkip;
   if (out->mode == Mode::kConference) out->channel = Channel::kNone;
-  out->latency_ns = NowNs() - start;
+  out->latency_ns = DecisionClock::ElapsedNs(start, DecisionClock::Now());
 }
 
 }  // namespace recrules::detail
@@ -326,6 +321,7 @@ Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& policy_path,
                                              const EngineOptions& options) {
+  detail::DecisionClock::Calibrate();
   auto compiled = detail::CompilePolicy(policy_path);
   if (!compiled.ok()) return compiled.status();
   for (const std::string& w : (*compiled)->config.warnings) spdlog::warn("policy: {}", w);
