@@ -164,11 +164,19 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 
 namespace recrules::detail {
 
+namespace {
+// The view's strings, in the order a decision reads them: the four SIDs it echoes, then what
+// rules compare.
+constexpr std::string_view TaskView::*kHotStrings[] = {
+    &TaskView::task_sid,       &TaskView::sid,        &TaskView::call_sid,
+    &TaskView::conference_sid, &TaskView::queue_name, &TaskView::queue_sid,
+    &TaskView::channel,        &TaskView::worker_sid, &TaskView::worker_name};
+}  // namespace
+
 std::shared_ptr<TaskData> TaskData::Keep(TaskData&& parsed,
                                          const simdjson::dom::document* request) {
-  // The hot block: the view's strings in the order a decision reads them (the four SIDs it
-  // echoes, then what rules compare), then the layout. Tape indexes are the same in the
-  // documents' copies.
+  // The hot block: the view's strings (kHotStrings), then the layout. Tape indexes are the
+  // same in the documents' copies.
   thread_local std::vector<uint32_t> at;
   thread_local std::vector<fingerprint::Value> fingerprints;
   at.clear();
@@ -176,12 +184,7 @@ std::shared_ptr<TaskData> TaskData::Keep(TaskData&& parsed,
   const uint64_t hash =
       parsed.view.has_attributes ? KeyLayout::Build(parsed.view.attributes, &at, &fingerprints) : 0;
   size_t string_bytes = 0;
-  for (std::string_view s :
-       {parsed.view.task_sid, parsed.view.sid, parsed.view.call_sid, parsed.view.conference_sid,
-        parsed.view.queue_name, parsed.view.queue_sid, parsed.view.channel, parsed.view.worker_sid,
-        parsed.view.worker_name}) {
-    string_bytes += s.size();
-  }
+  for (auto member : kHotStrings) string_bytes += (parsed.view.*member).size();
   // The strings, then the fingerprints and the tape indexes, each at its own alignment.
   auto align = [](size_t offset, size_t to) { return (offset + to - 1) / to * to; };
   const size_t fingerprints_at = align(string_bytes, alignof(fingerprint::Value));
@@ -205,14 +208,12 @@ void TaskData::Fill(const simdjson::dom::document* request, uint64_t hash,
                     const std::vector<uint32_t>& at,
                     const std::vector<fingerprint::Value>& fingerprints, size_t fingerprints_at,
                     size_t at_at) {
-  std::string_view* const view_strings[] = {
-      &view.task_sid,  &view.sid,     &view.call_sid,   &view.conference_sid, &view.queue_name,
-      &view.queue_sid, &view.channel, &view.worker_sid, &view.worker_name};
   char* text = hot;
-  for (std::string_view* s : view_strings) {
-    if (!s->empty()) std::memcpy(text, s->data(), s->size());
-    *s = std::string_view(text, s->size());
-    text += s->size();
+  for (auto member : kHotStrings) {
+    std::string_view& s = view.*member;
+    if (!s.empty()) std::memcpy(text, s.data(), s.size());
+    s = std::string_view(text, s.size());
+    text += s.size();
   }
   auto* layout_fingerprints = reinterpret_cast<fingerprint::Value*>(hot + fingerprints_at);
   auto* layout_at = reinterpret_cast<uint32_t*>(hot + at_at);
