@@ -93,8 +93,9 @@ return {
 }
 )";
 
-// The corpus policy with a recrules section: the exclusions, then the Lua rule.
-bool MakeLuaPolicy() {
+// In a temporary folder: the corpus policy with a recrules section (the exclusions, then the
+// Lua rule), and the same built-in rules with nothing to exclude.
+bool MakeExtraPolicies() {
   std::ifstream in(g_dir + "/policy.json");
   std::stringstream text;
   text << in.rdbuf();
@@ -143,7 +144,7 @@ bool Load() {
     return false;
   }
   g_engine = std::move(engine).value();
-  return MakeLuaPolicy();
+  return MakeExtraPolicies();
 }
 
 // Counts allocations from construction to Report, per iteration.

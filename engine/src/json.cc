@@ -82,17 +82,27 @@ tape_type TypeAt(const uint64_t* tape, size_t index) {
   }
 }
 
-// A key on the tape: its string in the string buffer, and the hash TapeKeyMatcher uses.
-struct TapeKey {
+// A string on the tape (a key or a value): where it is in the string buffer, and its length.
+struct TapeString {
   const uint8_t* text;  // the 32-bit length, then the bytes
   uint32_t length;
+};
+[[gnu::always_inline]] inline TapeString StringAt(const uint64_t* tape, const uint8_t* strings,
+                                                  size_t index) {
+  TapeString s;
+  s.text = strings + (tape[index] & simdjson::internal::JSON_VALUE_MASK);
+  std::memcpy(&s.length, s.text, sizeof s.length);
+  return s;
+}
+
+// A key on the tape: its string, and the hash TapeKeyMatcher uses.
+struct TapeKey : TapeString {
   uint64_t hash;
 };
 [[gnu::always_inline]] inline TapeKey KeyAt(const uint64_t* tape, const uint8_t* strings,
                                             size_t index) {
   TapeKey k;
-  k.text = strings + (tape[index] & simdjson::internal::JSON_VALUE_MASK);
-  std::memcpy(&k.length, k.text, sizeof k.length);
+  static_cast<TapeString&>(k) = StringAt(tape, strings, index);
   uint64_t first;
   std::memcpy(&first, k.text + sizeof k.length, sizeof first);  // the buffer is padded
   if (k.length < 8) first &= (uint64_t(1) << (8 * k.length)) - 1;
@@ -210,10 +220,8 @@ uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
       ends.pop_back();
       continue;
     }
-    const uint8_t* text = strings + (tape[i] & simdjson::internal::JSON_VALUE_MASK);
-    uint32_t length;
-    std::memcpy(&length, text, sizeof length);
-    signature.append(reinterpret_cast<const char*>(text), sizeof length + length);
+    const TapeString key = StringAt(tape, strings, i);
+    signature.append(reinterpret_cast<const char*>(key.text), sizeof key.length + key.length);
     const size_t value = i + 1;
     at->push_back(uint32_t(value));
     fingerprints->push_back(FingerprintAt(tape, strings, value));

@@ -91,7 +91,7 @@ struct TapeKeyMatcher {
   std::vector<uint64_t> words;  // at least one
 };
 
-// What a value is, in 32 bits, so that most comparisons with a configured value are settled
+// What a value is, in 16 bits, so that most comparisons with a configured value are settled
 // without reading the value. Equal strings have equal fingerprints; unequal ones usually
 // differ. An array's fingerprint holds a bit (InArray) for each string in it.
 namespace fingerprint {
@@ -187,7 +187,8 @@ class PathSet {
   void BuildChildTable(Node* node) const;
   void PlaceChild(Node* node, uint32_t child) const;
   uint32_t FindChild(const Node& node, const TapeKeyMatcher& matcher, std::string_view key) const;
-  // Resolve by walking the tape; `locate` also fills found->located.
+  // Resolve by walking the tape; with `locate`, found->index is also set for null values and
+  // is kMissing for the absent paths (what the memo of layouts needs).
   void Scan(Element root, bool locate, Found* found) const;
   void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
