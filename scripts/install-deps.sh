@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
   liblua5.4-dev lua5.4 tzdata
   nlohmann-json3-dev libspdlog-dev libfmt-dev doctest-dev libsimdjson-dev libcli11-dev
-  libssl-dev libcurl4-openssl-dev libboost-dev libboost-system-dev
+  libssl-dev libcurl4-openssl-dev libboost-dev libboost-system-dev libcpp-httplib-dev
   libbenchmark-dev
   curl wrk nginx-light nodejs npm python3
   systemd  # systemd-analyze verify checks packaging/systemd/recrules.service
