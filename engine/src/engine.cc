@@ -2,40 +2,20 @@
 
 #include <chrono>
 #include <ctime>
-#include <random>
 
 #include "decision_clock.h"
+#include "decision_id.h"
 #include "engine_impl.h"
 
 namespace recrules::detail {
 
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
-
 // Copies `text` into `out`, reusing its buffer. clear + append is the short path through
 // libstdc++ (assign goes through _M_replace, which handles overlap and costs several times more).
 void SetText(std::string* out, std::string_view text) {
   out->clear();
   out->append(text.data(), text.size());
-}
-
-// Unique per decision: a random per-thread prefix and a per-thread counter. The prefix's hex
-// digits are written once per thread; a decision writes only the counter's.
-void NewDecisionId(std::string* out) {
-  struct IdState {
-    char text[16];
-    uint64_t counter = 0;
-    IdState() {
-      std::random_device rd;
-      uint64_t prefix = (uint64_t(rd()) << 32 | rd()) & 0xffffffffffull;
-      for (int i = 0; i < 10; ++i) text[i] = kHex[(prefix >> (36 - 4 * i)) & 0xf];
-    }
-  };
-  thread_local IdState state;
-  uint64_t c = ++state.counter;
-  for (int i = 0; i < 6; ++i) state.text[10 + i] = kHex[(c >> (20 - 4 * i)) & 0xf];
-  SetText(out, std::string_view(state.text, 16));
 }
 
 bool ActionAllowed(Event event, Action action) {
@@ -87,7 +67,8 @@ void DecideOnPolicy(const CompiledPolicy& policy, PolicyThreadState* thread_stat
                     const TaskView& task, Event event, const DecideOptions& options,
                     Decision* out) {
   const int64_t start = DecisionClock::Now();
-  NewDecisionId(&out->id);
+  thread_local DecisionIdSource ids;
+  SetText(&out->id, ids.Next());
   out->event = event;
   out->mode = policy.mode;
   out->channel = policy.channel;
