@@ -33,14 +33,15 @@ class StringTable {
     for (size_t i = 0; i < entries_.size(); ++i) Place(i);
   }
   bool empty() const { return entries_.empty(); }
-  const Entry* Find(std::string_view key) const {
+  // `hash` is TapeKeyMatcher::HashOf(key) when the caller has it, or 0.
+  const Entry* Find(std::string_view key, uint64_t hash = 0) const {
     if (entries_.size() <= 2) {  // a comparison or two is cheaper than the hash
       for (const auto& [name, entry] : entries_) {
         if (name == key) return &entry;
       }
       return nullptr;
     }
-    const uint64_t h = TapeKeyMatcher::HashOf(key);
+    const uint64_t h = hash != 0 ? hash : TapeKeyMatcher::HashOf(key);
     const size_t mask = slots_.size() - 1;
     for (size_t slot = h >> shift_; slots_[slot].entry != 0; slot = (slot + 1) & mask) {
       if (slots_[slot].hash != h) continue;
@@ -108,9 +109,11 @@ class ExclusionRule : public Rule {
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
     if (!queues_.empty()) {
       // A task without a queue name or SID matches no entry (not even an empty one).
+      const TaskView& t = in.task;
       const Entry* by_name =
-          in.task.queue_name.empty() ? nullptr : queues_.Find(in.task.queue_name);
-      const Entry* by_sid = in.task.queue_sid.empty() ? nullptr : queues_.Find(in.task.queue_sid);
+          t.queue_name.empty() ? nullptr : queues_.Find(t.queue_name, t.queue_name_hash);
+      const Entry* by_sid =
+          t.queue_sid.empty() ? nullptr : queues_.Find(t.queue_sid, t.queue_sid_hash);
       const Entry* hit = by_name;
       if (by_sid != nullptr && (hit == nullptr || by_sid->index < hit->index)) hit = by_sid;
       if (hit != nullptr) {

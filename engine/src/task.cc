@@ -222,6 +222,8 @@ void TaskData::Fill(const simdjson::dom::document* request, uint64_t hash,
   if (!at.empty()) {
     view.attributes_layout = KeyLayout{hash, uint32_t(at.size()), layout_fingerprints, layout_at};
   }
+  view.queue_name_hash = TapeKeyMatcher::HashOf(view.queue_name);
+  view.queue_sid_hash = TapeKeyMatcher::HashOf(view.queue_sid);
   strings.clear();  // the view no longer points into the form's values
   strings.shrink_to_fit();
 

@@ -28,6 +28,10 @@ struct TaskView {
   // The attributes' key layout, when the task was kept (TaskData); empty (size 0) for a
   // request decided straight from its text.
   KeyLayout attributes_layout;
+  // TapeKeyMatcher::HashOf(queue_name) and of queue_sid, worked out when the task is kept so
+  // that deciding on it again does not hash them; 0 when not worked out (rules hash then).
+  uint64_t queue_name_hash = 0;
+  uint64_t queue_sid_hash = 0;
   bool has_attributes = false;
   bool has_worker = false;
   bool has_worker_attributes = false;

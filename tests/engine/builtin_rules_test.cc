@@ -60,6 +60,33 @@ TEST_CASE("builtin:exclusions — queues by name or SID, exact and case-sensitiv
   }
 }
 
+// Beyond two entries, queues are looked up by hash; a kept task carries its queues' hashes
+// (PolicyFixture decides each task kept too), a task from TaskRouter's form fields as well.
+TEST_CASE("builtin:exclusions — each of many queues matches, by name and by SID") {
+  constexpr int kQueues = 50;
+  std::string queues;
+  for (int i = 0; i < kQueues; ++i) {
+    queues += (i > 0 ? "," : "") + ("\"Queue " + std::to_string(i) + "\",\"WQ" +
+                                    std::string(30, 'a') + std::to_string(1000 + i) + "\"");
+  }
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_queues":[)" +
+                  queues + "]}}}");
+  const std::string q = "features.conditional_recording.exclude_queues";
+  for (int i = 0; i < kQueues; ++i) {
+    const std::string name = "Queue " + std::to_string(i),
+                      sid = "WQ" + std::string(30, 'a') + std::to_string(1000 + i);
+    CAPTURE(i);
+    CHECK(f.Decide(Task(name, "WQother", "{}")).matched == q + "[" + std::to_string(2 * i) + "]");
+    CHECK(f.Decide(Task("Other", sid, "{}")).matched == q + "[" + std::to_string(2 * i + 1) + "]");
+    auto form = recrules::Task::FromForm({{"TaskQueueName", "Other"}, {"TaskQueueSid", sid}});
+    REQUIRE(form.ok());
+    recrules::Decision d;
+    REQUIRE(f.engine().Decide(recrules::Request{recrules::Event::kAccept, *form}, {}, &d).ok());
+    CHECK(d.matched == q + "[" + std::to_string(2 * i + 1) + "]");
+  }
+  CHECK(f.Decide(Task("Queue 50", "WQother", "{}")).action == Action::kRecord);
+}
+
 TEST_CASE("builtin:exclusions — attributes by dot path with strict equality") {
   PolicyFixture f(kConditional);
   auto matched = [&](const std::string& attrs) {
