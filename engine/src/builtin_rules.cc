@@ -104,6 +104,7 @@ class ExclusionRule : public Rule {
       attributes_.push_back(
           Attribute{path, Literal(a.value), {i, std::move(reason), std::move(matched)}});
     }
+    set_always_passes(queues_.empty() && attributes_.empty());
   }
 
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
@@ -238,7 +239,9 @@ class NonVoiceRule : public Rule {
 class InternalCallRule : public Rule {
  public:
   InternalCallRule(const std::string& name, const PolicyConfig& cfg)
-      : Rule(name), active_(cfg.dual_enabled) {}
+      : Rule(name), active_(cfg.dual_enabled) {
+    set_always_passes(!active_);
+  }
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
     if (!active_ || !in.task.has_attributes) return;
     auto client_call = WalkPath(in.task.attributes, client_call_.steps);
@@ -264,7 +267,9 @@ class InternalCallRule : public Rule {
 class AlreadyRecordedRule : public Rule {
  public:
   AlreadyRecordedRule(const std::string& name, const PolicyConfig& cfg)
-      : Rule(name), active_(cfg.dual_enabled && cfg.dual_channel == Channel::kCustomer) {}
+      : Rule(name), active_(cfg.dual_enabled && cfg.dual_channel == Channel::kCustomer) {
+    set_always_passes(!active_);
+  }
   void Evaluate(const RuleInput& in, RuleVerdict* out) const override {
     if (!active_ || !in.task.has_attributes) return;
     if (!WalkPath(in.task.attributes, media_.steps)) return;

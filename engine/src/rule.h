@@ -69,6 +69,9 @@ class Rule {
 
   const std::string& name() const { return name_; }
   bool AppliesTo(Event e) const { return (events_ >> static_cast<int>(e)) & 1u; }
+  // True when, under its policy, the rule can only pass (a dual-channel guard while dual-channel
+  // recording is off, exclusions with empty lists): a decision skips it unless explained.
+  bool always_passes() const { return always_passes_; }
 
   // Must not throw. Thread-safe: called concurrently from many threads (thread_state is the
   // calling thread's own).
@@ -76,10 +79,12 @@ class Rule {
 
  protected:
   void set_events(uint32_t events) { events_ = events; }
+  void set_always_passes(bool always) { always_passes_ = always; }
 
  private:
   std::string name_;
   uint32_t events_;
+  bool always_passes_ = false;
 };
 
 }  // namespace recrules::detail

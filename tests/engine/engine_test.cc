@@ -108,6 +108,24 @@ TEST_CASE("explain traces every rule consulted") {
         std::string::npos);
 }
 
+// A rule that can only pass under its policy (here the dual-channel guards, with dual-channel
+// recording off) is not run for a decision, but an explained decision still lists it.
+TEST_CASE("explain lists rules that can only pass under the policy") {
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true}},"recrules":{"rules":[
+    "builtin:internal_calls","builtin:already_recorded","builtin:exclusions"]}})");
+  DecideOptions o;
+  o.explain = true;
+  Decision d = f.Decide(
+      R"({"queueName":"Q","attributes":{"client_call":true,"conversations":{"media":[{}]}}})", o);
+  CHECK(d.action == Action::kRecord);
+  CHECK(d.rule == "default");
+  REQUIRE(d.trace.size() == 3);
+  for (const auto& entry : d.trace) CHECK(entry.outcome == "pass");
+  CHECK(d.trace[0].rule == "builtin:internal_calls");
+  CHECK(d.trace[2].rule == "builtin:exclusions");
+  CHECK(f.Decide(R"({"queueName":"Q","attributes":{"client_call":true}})").rule == "default");
+}
+
 TEST_CASE("bad input is an error, not a decision") {
   PolicyFixture f(kPolicy);
   Decision d;
