@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 #include <ctime>
 
 #include "decision_clock.h"
@@ -11,9 +12,15 @@ namespace recrules::detail {
 
 namespace {
 
-// Copies `text` into `out`, reusing its buffer. clear + append is the short path through
-// libstdc++ (assign goes through _M_replace, which handles overlap and costs several times more).
+// Copies `text` into `out`, reusing its buffer. A decision's strings mostly keep their length
+// from one decision to the next (SIDs, the policy version, the id), so that case is a bare copy;
+// otherwise clear + append, the short path through libstdc++ (assign goes through _M_replace,
+// which handles overlap and costs several times more).
 void SetText(std::string* out, std::string_view text) {
+  if (out->size() == text.size()) {
+    if (!text.empty()) std::memmove(out->data(), text.data(), text.size());
+    return;
+  }
   out->clear();
   out->append(text.data(), text.size());
 }
