@@ -199,7 +199,6 @@ std::shared_ptr<TaskData> TaskData::Keep(TaskData&& parsed,
     d->~TaskData();
     ::operator delete(d, kAlign);
   });
-  data->hot = static_cast<char*>(block) + sizeof(TaskData);
   data->Fill(request, hash, at, fingerprints, fingerprints_at, at_at);
   return data;
 }
@@ -208,6 +207,7 @@ void TaskData::Fill(const simdjson::dom::document* request, uint64_t hash,
                     const std::vector<uint32_t>& at,
                     const std::vector<fingerprint::Value>& fingerprints, size_t fingerprints_at,
                     size_t at_at) {
+  char* const hot = reinterpret_cast<char*>(this) + sizeof(TaskData);  // see Keep
   char* text = hot;
   for (auto member : kHotStrings) {
     std::string_view& s = view.*member;

@@ -70,15 +70,13 @@ Status ParseRequestView(std::string_view json, const ParseLimits& limits, Event*
 // that the start of the view takes as few lines as it can.
 struct alignas(64) TaskData {
   TaskView view;
-  // What a decision reads, right after this TaskData in the same allocation (Keep): the view's
-  // strings, the attributes' fingerprints, then their tape indexes. A decision then reads
-  // adjacent cache lines, which Prefetch asks for all at once.
-  char* hot = nullptr;
   simdjson::dom::document documents[3];  // at most: request, task attributes, worker attributes
   std::vector<std::string> strings;      // form field values until Keep (reserved upfront)
 
   // Keeps a parsed task (its view complete, pointing into the thread's parsers and `strings`):
-  // one allocation holds the TaskData and its hot block; the documents the view points into
+  // one allocation holds the TaskData and, right after it, its hot block: what a decision
+  // reads (the view's strings, the attributes' fingerprints, then their tape indexes), in
+  // adjacent cache lines that Prefetch asks for all at once. The documents the view points into
   // (`request`, when the task came as JSON, and those of its attributes and worker) are copied
   // into `documents`; the attributes' keys are laid out.
   static std::shared_ptr<TaskData> Keep(TaskData&& parsed, const simdjson::dom::document* request);
@@ -94,8 +92,8 @@ struct alignas(64) TaskData {
   static constexpr size_t kHotPrefetchBytes = 384;
 
  private:
-  // Copies the view's strings and the layout into `hot` (laid out by Keep) and the documents
-  // into `documents`, re-pointing the view.
+  // Copies the view's strings and the layout into the hot block (laid out by Keep) and the
+  // documents into `documents`, re-pointing the view.
   void Fill(const simdjson::dom::document* request, uint64_t hash, const std::vector<uint32_t>& at,
             const std::vector<fingerprint::Value>& fingerprints, size_t fingerprints_at,
             size_t at_at);
