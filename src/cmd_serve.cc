@@ -41,6 +41,7 @@ struct ServeArgs {
   bool no_watch = false;
   int shutdown_grace_ms = 10000;
   size_t known_calls = 10000;
+  std::string state_file;
 };
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0" -> host, port.
@@ -137,6 +138,10 @@ int Run(const ServeArgs& args) {
   }
   server::HttpAdapter adapter(engine->get(), &metrics, decision_log->get(), access, adapter_options,
                               recording.get());
+  if (Status s = adapter.OpenStateFile(args.state_file); !s.ok()) {
+    PrintError("serve", s.message());
+    return kExitBadInput;
+  }
   server::HttpServer http_server(
       http, [&adapter](server::Exchange ex) { adapter.Handle(std::move(ex)); },
       [&adapter](const server::HttpRequest& req, const server::HttpResponse& res,
@@ -239,6 +244,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "recording endpoints ask the policy first (0: never ask)")
       ->check(CLI::Range(size_t(0), size_t(1000000)))
       ->capture_default_str();
+  cmd->add_option("--state-file", args->state_file,
+                  "Keep the known calls and the pause states of recordings recrules paused in "
+                  "this file, so that they outlive a restart (default: kept in memory only)");
   cmd->add_flag("--no-watch", args->no_watch, "Do not watch the policy folder for changes");
   cmd->add_option("--shutdown-grace-ms", args->shutdown_grace_ms,
                   "On SIGTERM, how long requests in flight may take before connections close")

@@ -2,7 +2,8 @@
 # Resident memory of `recrules serve`: idle, under wrk load on POST /v1/decide, and idle again
 # after the load, for the peers policy (built-in exclusions only) and for a generated policy of
 # 100 Lua rules that read attributes (written into a temporary policy folder); then the peers
-# policy with Twilio configured, remembering the tasks of known calls and not.
+# policy with Twilio configured, remembering the tasks of known calls and not, and with them
+# kept in a state file.
 #
 #   bench/http/run_memory_bench.sh [BUILD_DIR]
 #   env: PEERS=../shared/peers  DURATION=10 THREADS=2 CONNS=64 SERVER_THREADS=2 RULES=100
@@ -123,4 +124,9 @@ export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=b
   WRK_SCRIPT=$PWD/bench/http/wrk_decide_token.lua
 measure builtin_twilio_known_calls_10000 "$RUN/builtin" --known-calls 10000
 measure builtin_twilio_known_calls_0 "$RUN/builtin" --known-calls 0
+# The same calls also written to a state file (--state-file), so that they outlive a restart.
+measure builtin_twilio_known_calls_10000_state_file "$RUN/builtin" --known-calls 10000 \
+  --state-file "$RUN/calls.jsonl"
+echo "state file after the run: $(stat -c %s "$RUN/calls.jsonl") bytes," \
+     "$(wc -l <"$RUN/calls.jsonl") lines"
 echo "load average after: $(load_average)"

@@ -28,7 +28,7 @@ Result<std::unique_ptr<DecisionLog>> DecisionLog::Open(DecisionLogOptions option
   } else {
     log->file_ = std::fopen(path.c_str(), "ab");
     if (log->file_ == nullptr) {
-      return Status::Unavailable("--decision-log " + path +
+      return Status::Unavailable(log->options_.option + " " + path +
                                  ": cannot open: " + std::strerror(errno));
     }
     log->owns_file_ = true;
@@ -95,7 +95,7 @@ void DecisionLog::WriteBatch(const std::string& batch) {
   if (!owns_file_ || options_.max_file_bytes == 0 ||
       file_bytes_ + batch.size() <= options_.max_file_bytes) {
     if (std::fwrite(batch.data(), 1, batch.size(), file_) != batch.size()) {
-      spdlog::error("decision log: write failed: {}", std::strerror(errno));
+      spdlog::error("{}: write failed: {}", options_.what, std::strerror(errno));
     }
     file_bytes_ += batch.size();
     return;
@@ -109,7 +109,7 @@ void DecisionLog::WriteBatch(const std::string& batch) {
       Rotate();
     }
     if (std::fwrite(batch.data() + pos, 1, end - pos, file_) != end - pos) {
-      spdlog::error("decision log: write failed: {}", std::strerror(errno));
+      spdlog::error("{}: write failed: {}", options_.what, std::strerror(errno));
     }
     file_bytes_ += end - pos;
     pos = end;
@@ -128,8 +128,8 @@ void DecisionLog::Rotate() {
   file_ = std::fopen(path.c_str(), "wb");
   file_bytes_ = 0;
   if (file_ == nullptr) {
-    spdlog::critical("decision log: cannot reopen {} after rotation ({}); writing to stderr", path,
-                     std::strerror(errno));
+    spdlog::critical("{}: cannot reopen {} after rotation ({}); writing to stderr", options_.what,
+                     path, std::strerror(errno));
     file_ = stderr;
     owns_file_ = false;
   }

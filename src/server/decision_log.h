@@ -24,6 +24,10 @@ struct DecisionLogOptions {
   uint64_t max_file_bytes = 100 << 20;  // rotate when the file would grow past this; 0: never
   int keep_files = 5;                   // path.1 ... path.N are kept
   size_t max_queued_bytes = 64 << 20;
+  // Names the file in messages: the option that set it, and what it is. The same writer keeps
+  // the known calls' state file.
+  std::string option = "--decision-log";
+  std::string what = "decision log";
 };
 
 class DecisionLog {

@@ -469,7 +469,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     if (reservation != nullptr) accepted.Erase(*reservation);
     return ReplyStatus(ex, &route, s);
   }
-  known_calls.Remember(*task);
+  known_calls.Remember(*task, &*form);
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   json extra = {{"eventType", *event_type}};
@@ -481,7 +481,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
       // The leg recorded may be the worker's: Flex pauses name that call.
       const std::string leg = recording->StartDualChannel(decision, task, fields);
-      known_calls.Remember(leg, task);
+      known_calls.Remember(leg, task, &fields);
       known_calls.SetLeg(task.task_sid(), leg);
     });
   }
@@ -522,7 +522,7 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
   Decision decision;
   Status s = engine->Decide(Request{Event::kUpdate, *task}, {}, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
-  known_calls.Remember(*task);
+  known_calls.Remember(*task, &form);
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   LogDecision(decision_json, "taskrouter", json{{"eventType", "task.updated"}});
@@ -661,6 +661,16 @@ void HttpAdapter::Post(std::function<void()> job) {
 
 void HttpAdapter::StopWorkers() {
   impl_->workers.join();
+  impl_->known_calls.Close();
+}
+
+Status HttpAdapter::OpenStateFile(const std::string& path) {
+  if (!path.empty() && !impl_->known_calls.enabled()) {
+    spdlog::warn("--state-file {}: not used: no calls are kept without Twilio credentials, or "
+                 "with --known-calls 0",
+                 path);
+  }
+  return impl_->known_calls.OpenStateFile(path);
 }
 
 }  // namespace recrules::server

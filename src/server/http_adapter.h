@@ -52,8 +52,12 @@ class HttpAdapter {
 
   // Runs `job` on the worker pool (used for SIGHUP reloads as well).
   void Post(std::function<void()> job);
-  // Waits for queued and running worker jobs to finish, then stops the pool.
+  // Waits for queued and running worker jobs to finish, then stops the pool, and writes out
+  // what is queued for the state file.
   void StopWorkers();
+  // Keeps the known calls and the pause states of recordings in `path` across restarts
+  // (KnownCalls::OpenStateFile). Before the first request; a no-op without known calls.
+  Status OpenStateFile(const std::string& path);
 
   struct Impl;
 

@@ -8,7 +8,8 @@ src=$1
 exe=$2
 unit=$src/packaging/systemd/recrules.service
 # shellcheck disable=SC2016  # systemd expands these, not the shell
-grep -qx 'ExecStart=/usr/bin/recrules serve --policy ${RECRULES_POLICY} --listen ${RECRULES_LISTEN} $RECRULES_SERVE_ARGS' "$unit"
+grep -qx 'ExecStart=/usr/bin/recrules serve --policy ${RECRULES_POLICY} --listen ${RECRULES_LISTEN} --state-file /var/lib/recrules/calls.jsonl $RECRULES_SERVE_ARGS' "$unit"
+grep -qx 'StateDirectory=recrules' "$unit"
 # shellcheck disable=SC2016
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
 grep -qx 'EnvironmentFile=-/etc/recrules/recrules.env' "$unit"
@@ -16,12 +17,12 @@ grep -qx 'Restart=on-failure' "$unit"
 for key in RECRULES_POLICY RECRULES_LISTEN TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN; do
   grep -q "^$key=" "$src/packaging/recrules.env.example"
 done
-# The contract the unit relies on, once the executable has serve: it starts with --policy and
-# --listen, survives SIGHUP (ExecReload) and reloads, and exits 0 on SIGTERM.
+# The contract the unit relies on, once the executable has serve: it starts with --policy,
+# --listen and --state-file, survives SIGHUP (ExecReload) and reloads, and exits 0 on SIGTERM.
 if "$exe" --help | grep -qE '^ +serve +'; then
   work_serve=$(mktemp -d "${TMPDIR:-/tmp}/recrules_unit_serve.XXXXXX")
   env -u TWILIO_ACCOUNT_SID -u TWILIO_AUTH_TOKEN "$exe" serve --policy "$src/examples/policy" \
-    --listen 127.0.0.1:0 >"$work_serve/out" 2>&1 &
+    --listen 127.0.0.1:0 --state-file "$work_serve/calls.jsonl" >"$work_serve/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     grep -q 'listening on' "$work_serve/out" && break

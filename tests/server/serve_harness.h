@@ -178,6 +178,8 @@ class ServeProcess {
       : stderr_path_(dir + "/serve.stderr") {
     std::vector<std::string> argv = {std::string(RECRULES_BINARY_DIR) + "/src/recrules", "serve"};
     argv.insert(argv.end(), args.begin(), args.end());
+    // A server started before in this folder left its output: gone before this one's is awaited.
+    ::unlink(stderr_path_.c_str());
     pid_ = ::fork();
     if (pid_ == 0) {
       int fd = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -2,12 +2,15 @@
 // calls.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "server/access.h"
 #include "server/form.h"
 #include "server/known_calls.h"
 #include "server/metrics.h"
+#include "test_util.h"
 
 using namespace recrules::server;
 
@@ -205,4 +208,174 @@ TEST_CASE("KnownCalls: a recording recrules paused is never forgotten to make ro
   REQUIRE(step);
   CHECK_FALSE(step->pause);
   CHECK(step->paused_sid == "RE1");
+}
+
+namespace {
+
+std::string FileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+size_t LineCount(const std::string& text) {
+  size_t n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+const char* kTradingRequest =
+    R"({"event":"accept",
+        "task":{"queueName":"Trading Desk","attributes":{"call_sid":"CA1","conference":{"sid":"CF1"}}}})";
+
+// As a journal line holds it: on one line.
+const char* kOneLineRequest =
+    R"({"task":{"queueName":"Trading Desk","attributes":{"call_sid":"CA1"}}})";
+
+FormFields TaskRouterFields(const std::string& call_sid, const std::string& queue) {
+  return {{"TaskSid", "WT" + call_sid},
+          {"TaskQueueName", queue},
+          {"TaskChannelUniqueName", "voice"},
+          {"TaskAttributes", "{\"call_sid\":\"" + call_sid + "\"}"}};
+}
+
+}  // namespace
+
+TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a restart") {
+  recrules::testing::TempDir dir;
+  const std::string path = dir.file("state.jsonl");
+  {
+    KnownCalls known(10);
+    REQUIRE(known.OpenStateFile(path).ok());  // no file yet: an empty one
+    known.RememberRequest("CA1", "CF1", kTradingRequest);
+    FormFields fields = TaskRouterFields("CA2", "Sales");
+    auto task = recrules::Task::FromForm(fields);
+    REQUIRE(task.ok());
+    known.Remember(*task, &fields);
+    known.Remember("CA9", *task, &fields);  // the worker's leg
+    known.SetLeg("WTCA2", "CA9");
+    REQUIRE(known.WantPaused("WTCA2", true, 100) == KnownCalls::Want::kRunReconciler);
+    REQUIRE(known.NextStep("WTCA2"));
+    known.StepDone("WTCA2", true, "RE1");
+    CHECK_FALSE(known.NextStep("WTCA2"));
+    known.Close();
+  }
+  KnownCalls known(10);
+  REQUIRE(known.OpenStateFile(path).ok());
+  CHECK(known.size() == 4);
+  REQUIRE(known.Find("CF1"));
+  CHECK(known.Find("CF1")->queue_name() == "Trading Desk");
+  CHECK(known.Find("CA1")->call_sid() == "CA1");
+  REQUIRE(known.Find("CA9"));
+  CHECK(known.Find("CA9")->queue_name() == "Sales");
+  CHECK(known.Find("CA2")->task_sid() == "WTCA2");
+  CHECK(known.LegOf("WTCA2") == "CA9");
+  // The pause recrules made is known: the next record decision resumes it.
+  CHECK(known.WantPaused("WTCA2", false, 99) == KnownCalls::Want::kStale);
+  REQUIRE(known.WantPaused("WTCA2", false, 101) == KnownCalls::Want::kRunReconciler);
+  auto step = known.NextStep("WTCA2");
+  REQUIRE(step);
+  CHECK_FALSE(step->pause);
+  CHECK(step->paused_sid == "RE1");
+  // Opening rewrote the file compactly: a call and its conference share one line.
+  known.Close();
+  const std::string text = FileText(path);
+  CHECK(text.find(R"("sids":["CA1","CF1"])") != std::string::npos);
+}
+
+TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound") {
+  recrules::testing::TempDir dir;
+  const std::string path = dir.file("state.jsonl");
+  KnownCalls known(100);
+  REQUIRE(known.OpenStateFile(path).ok());
+  // The same 100 calls over and over: 20 000 changes, never more than 100 entries.
+  for (int i = 0; i < 20000; ++i) {
+    const std::string sid = "CA" + std::to_string(i % 100);
+    known.RememberRequest(sid, "",
+                          R"({"task":{"queueName":"q)" + std::to_string(i) +
+                              R"(","attributes":{"call_sid":")" + sid + R"("}}})");
+  }
+  known.Close();
+  const size_t lines = LineCount(FileText(path));
+  CHECK(lines >= 100);
+  // Rewritten each time 4 x 100 + 1024 lines were appended; the lines that arrive during a
+  // rewrite (on a thread of its own) follow its snapshot, so how many remain at the end
+  // depends on timing, but far fewer than were appended.
+  CHECK(lines < 20000 / 2);
+  KnownCalls again(100);
+  REQUIRE(again.OpenStateFile(path).ok());
+  CHECK(again.size() == 100);
+  CHECK(again.Find("CA99")->queue_name() == "q19999");  // the latest task won
+  CHECK(again.Find("CA0")->queue_name() == "q19900");
+}
+
+TEST_CASE("KnownCalls: changes made while the state file is rewritten are all kept") {
+  recrules::testing::TempDir dir;
+  const std::string path = dir.file("state.jsonl");
+  constexpr int kThreads = 4, kCalls = 50, kRounds = 300;
+  {
+    KnownCalls known(kThreads * kCalls);
+    REQUIRE(known.OpenStateFile(path).ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&known, t] {
+        for (int round = 0; round < kRounds; ++round) {
+          for (int c = 0; c < kCalls; ++c) {
+            const std::string sid = "CA" + std::to_string(t) + "x" + std::to_string(c);
+            known.RememberRequest(sid, "",
+                                  R"({"task":{"queueName":"r)" + std::to_string(round) +
+                                      R"(","attributes":{"call_sid":")" + sid + R"("}}})");
+            if (c == 0) known.SetLeg("WT" + std::to_string(t), "CA" + std::to_string(round));
+          }
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    known.Close();
+  }
+  KnownCalls known(kThreads * kCalls);
+  REQUIRE(known.OpenStateFile(path).ok());
+  CHECK(known.size() == size_t(kThreads * kCalls));
+  int latest = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int c = 0; c < kCalls; ++c) {
+      auto task = known.Find("CA" + std::to_string(t) + "x" + std::to_string(c));
+      latest += task && task->queue_name() == "r" + std::to_string(kRounds - 1);
+    }
+    CHECK(known.LegOf("WT" + std::to_string(t)) == "CA" + std::to_string(kRounds - 1));
+  }
+  CHECK(latest == kThreads * kCalls);
+}
+
+TEST_CASE(
+    "KnownCalls: a state file's bad lines are skipped; one that cannot be written is an error") {
+  recrules::testing::TempDir dir;
+  SUBCASE("a torn last line, garbage, an old entry") {
+    const std::string path = dir.Write(
+        "state.jsonl", std::string("{\"at\":") +
+                           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              KnownCalls::Clock::now().time_since_epoch())
+                                              .count()) +
+                           ",\"sids\":[\"CA1\"],\"request\":" + kOneLineRequest +
+                           "}\nnot json\n{\"at\":1,\"sids\":[\"CA2\"],\"request\":{}}\n"
+                           "{\"recording\":\"WT1\",\"leg\":7}\n{\"at\":1,\"sids\":[\"CA3");
+    KnownCalls known(10);
+    REQUIRE(known.OpenStateFile(path).ok());
+    CHECK(known.size() == 1);
+    CHECK(known.Find("CA1"));
+    CHECK_FALSE(known.Find("CA2"));  // older than the maximum age
+    CHECK(known.LegOf("WT1").empty());
+  }
+  SUBCASE("a folder that does not exist") {
+    KnownCalls known(10);
+    const std::string path = dir.file("missing/state.jsonl");
+    recrules::Status s = known.OpenStateFile(path);
+    CHECK_FALSE(s.ok());
+    CHECK(s.message().find("--state-file " + path) == 0);
+  }
+  SUBCASE("no known calls: nothing to keep") {
+    KnownCalls known(0);
+    CHECK(known.OpenStateFile(dir.file("missing/state.jsonl")).ok());
+  }
 }

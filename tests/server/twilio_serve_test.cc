@@ -59,6 +59,7 @@ struct TwilioFixture {
   FakeTwilio fake{kScript};
   TempDir dir;
   std::string log_path = dir.file("decisions.jsonl");
+  std::vector<std::string> args;
   std::unique_ptr<ServeProcess> serve;
   int port = 0;
 
@@ -85,9 +86,12 @@ struct TwilioFixture {
                {{"call_sid", kWorkerLeg}, {"label", "worker"}}}},
              {"recordings",
               {{{"sid", "RE0123456789abcdef0123456789abcdef"}, {"status", "in-progress"}}}}}}}}});
-    std::vector<std::string> args = {"--policy",    dir.path() + "/policy", "--listen",
-                                     "127.0.0.1:0", "--decision-log",       log_path};
+    args = {"--policy",    dir.path() + "/policy", "--listen",
+            "127.0.0.1:0", "--decision-log",       log_path};
     args.insert(args.end(), extra.begin(), extra.end());
+    Start();
+  }
+  void Start() {
     serve = std::make_unique<ServeProcess>(
         dir.path(), args,
         std::vector<std::string>{
@@ -102,6 +106,11 @@ struct TwilioFixture {
     serve->Signal(SIGTERM);
     REQUIRE(serve->Exited(15000));
     return serve->exit_code();
+  }
+  // The same server again, on a new port (the fake Twilio keeps its state).
+  void Restart() {
+    REQUIRE(Stop() == 0);
+    Start();
   }
   std::vector<json> LogLines(const std::string& type) {
     std::vector<json> out;
@@ -346,6 +355,35 @@ TEST_CASE("flex endpoints: a call the server has decided on is put to the policy
     CHECK(actions[2]["callSid"] == kSalesCall);
     CHECK(actions[3]["decisionId"].is_null());
     CHECK(actions[3]["callSid"] == kUnknownCall);
+  }
+  SUBCASE("--state-file: the calls decided on are still known after a restart") {
+    TempDir state;
+    TwilioFixture f(TradingPolicy(), {"--state-file", state.file("state.jsonl")}, write_rule);
+    {
+      HttpClient c(f.port);
+      REQUIRE(DecideOn(c, VoiceTask("Trading Desk", kTradingCall, kConference)).status == 200);
+      REQUIRE(DecideOn(c, VoiceTask("Sales", kSalesCall, "")).status == 200);
+    }
+    f.Restart();
+    CHECK(f.serve->stderr_text().find("3 call and conference SIDs and 0 recordings restored") !=
+          std::string::npos);
+    HttpClient c(f.port);
+    f.fake.ClearRequests();
+    // Still refused by the policy, by call and by conference, without asking Twilio.
+    CHECK(PostForm(c, kPauseCall, {{"callSid", kTradingCall}, {"Token", "tok-alice"}}).status ==
+          409);
+    CHECK(
+        PostForm(c, kPauseConf, {{"conferenceSid", kConference}, {"Token", "tok-alice"}}).status ==
+        409);
+    CHECK(f.fake.RequestsTo("/Recordings").empty());
+    // Still granted as the policy says (silent).
+    REQUIRE(PostForm(c, kCreate, {{"callSid", kSalesCall}, {"Token", "tok-alice"}}).status == 200);
+    REQUIRE(PostForm(c, kPauseCall, {{"callSid", kSalesCall}, {"Token", "tok-alice"}}).status ==
+            200);
+    json pause = f.fake.RequestsTo("/Calls/" + kSalesCall + "/Recordings/");
+    REQUIRE(pause.size() == 1);
+    CHECK(pause[0]["form"]["PauseBehavior"] == "silence");
+    CHECK(f.Stop() == 0);
   }
   SUBCASE("--known-calls 0: the endpoints never ask the policy") {
     TwilioFixture f(TradingPolicy(), {"--known-calls", "0"}, write_rule);
@@ -678,5 +716,53 @@ TEST_CASE("taskrouter events: an agent's own pause is not resumed by task.update
   CHECK(Body(r)["recording"] == "unchanged");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(f.fake.RequestsTo("/Recordings").empty());
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE(
+    "taskrouter events: with --state-file, a pause recrules made is resumed after a restart") {
+  TempDir state;
+  TwilioFixture f(
+      R"({"features": {"pause_recording": {"enabled": true, "include_silence": true}},
+          "recrules": {"rules": ["builtin:exclusions", "rules/pci_pause.lua"],
+                       "default": "record"}})",
+      {"--state-file", state.file("state.jsonl")}, [](TwilioFixture& fx) {
+        fx.dir.Write("policy/rules/pci_pause.lua",
+                     ReadFile(RECRULES_SOURCE_DIR "/rules/pci_pause.lua"));
+      });
+  const std::string kRecording = "RE0123456789abcdef0123456789abcdef";
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  json capture = attributes;
+  capture["ivr"] = {{"stage", "payment"}};
+  auto recording_status = [&] {
+    return f.fake.State()["recordings"][kRecording]["status"].get<std::string>();
+  };
+  {
+    HttpClient c(f.port);
+    HttpReply paused = Accepted(f, c, capture, "task.updated", "1700000001");
+    REQUIRE(paused.status == 200);
+    CHECK(Body(paused)["recording"] == "pausing");
+    REQUIRE(Eventually([&] { return recording_status() == "paused"; }, 10000));
+  }
+  f.Restart();
+  CHECK(f.serve->stderr_text().find("2 call and conference SIDs and 1 recordings restored") !=
+        std::string::npos);
+  HttpClient c(f.port);
+  // The task, kept from its TaskRouter fields: the agent may still not resume mid-capture.
+  HttpReply resume = PostForm(
+      c, kResumeConf,
+      {{"conferenceSid", kConference}, {"recordingSid", kRecording}, {"Token", "tok-alice"}});
+  CHECK(resume.status == 409);
+  // A replayed older event is still recognised as one.
+  HttpReply replay = Accepted(f, c, attributes, "task.updated", "1700000000");
+  CHECK(Body(replay)["recording"] == "stale");
+  // The capture ends: the recording recrules paused before the restart is resumed.
+  HttpReply resumed = Accepted(f, c, attributes, "task.updated", "1700000002");
+  REQUIRE(resumed.status == 200);
+  CHECK(Body(resumed)["recording"] == "resuming");
+  REQUIRE(Eventually([&] { return recording_status() == "in-progress"; }, 10000));
+  json resumes = f.fake.RequestsTo("/Conferences/" + kConference + "/Recordings/" + kRecording);
+  REQUIRE(resumes.size() == 1);
+  CHECK(resumes[0]["form"]["Status"] == "in-progress");
   CHECK(f.Stop() == 0);
 }
