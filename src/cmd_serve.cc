@@ -1,6 +1,7 @@
 // recrules serve: the HTTP adapter. Signals are handled on the main thread (sigwait), never in
 // a signal handler: SIGHUP reloads the policy, SIGTERM and SIGINT drain and exit 0.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 
@@ -42,7 +43,32 @@ struct ServeArgs {
   int shutdown_grace_ms = 10000;
   size_t known_calls = 10000;
   std::string state_file;
+  std::string max_connections = "auto";
 };
+
+// Descriptors kept back from --max-connections auto: the decision log and its rotation, the
+// state file and its rewrite, policy files on reload, Twilio's connections (one per worker).
+constexpr size_t kReservedDescriptors = 128;
+
+// "auto": the open-file limit less what the server needs besides connections; "0": no cap.
+bool ParseMaxConnections(const std::string& text, size_t* out) {
+  if (text == "auto") {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+      *out = 0;
+      return true;
+    }
+    *out = limit.rlim_cur > 2 * kReservedDescriptors ? limit.rlim_cur - kReservedDescriptors
+                                                     : limit.rlim_cur / 2;
+    return true;
+  }
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *out = size_t(std::stoul(text));
+  return true;
+}
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0" -> host, port.
 bool SplitListen(const std::string& text, std::string* host, uint16_t* port) {
@@ -74,6 +100,11 @@ int Run(const ServeArgs& args) {
   http.max_header_bytes = args.max_header;
   http.idle_timeout = std::chrono::seconds(args.idle_timeout_s);
   http.request_timeout = std::chrono::seconds(args.request_timeout_s);
+  if (!ParseMaxConnections(args.max_connections, &http.max_connections)) {
+    PrintError("serve", "--max-connections " + args.max_connections +
+                            ": expected a number of connections, 0 (no cap) or auto");
+    return kExitBadInput;
+  }
 
   server::AccessConfig access;
   if (const char* tokens = std::getenv("RECRULES_API_TOKENS")) {
@@ -164,9 +195,11 @@ int Run(const ServeArgs& args) {
         "no authentication configured (no Twilio credentials, no RECRULES_API_TOKENS): "
         "every route is open; this is allowed on a loopback address only");
   }
-  spdlog::info("recrules serve listening on {}:{} (policy {}, version {}, {} I/O threads)",
-               http.host, http_server.port(), args.policy, (*engine)->PolicyVersion(),
-               args.threads);
+  spdlog::info("recrules serve listening on {}:{} (policy {}, version {}, {} I/O threads, {})",
+               http.host, http_server.port(), args.policy, (*engine)->PolicyVersion(), args.threads,
+               http.max_connections == 0
+                   ? std::string("no connection cap")
+                   : "at most " + std::to_string(http.max_connections) + " connections");
 
   while (true) {
     int sig = 0;
@@ -247,6 +280,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--state-file", args->state_file,
                   "Keep the known calls and the pause states of recordings recrules paused in "
                   "this file, so that they outlive a restart (default: kept in memory only)");
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Connections open at once; past it a new one is answered 503 and closed. "
+                  "auto: the open-file limit less 128; 0: no cap")
+      ->capture_default_str();
   cmd->add_flag("--no-watch", args->no_watch, "Do not watch the policy folder for changes");
   cmd->add_option("--shutdown-grace-ms", args->shutdown_grace_ms,
                   "On SIGTERM, how long requests in flight may take before connections close")

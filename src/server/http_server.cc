@@ -98,6 +98,8 @@ struct HttpServer::Impl {
   }
 
   void Accept();
+  void RefuseOverCapacity(Socket s);
+  std::chrono::steady_clock::time_point last_refusal_log;  // the accept handler's only
   void Forget(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu);
     sessions.erase(id);
@@ -391,11 +393,17 @@ void HttpServer::Impl::Accept() {
       std::shared_ptr<Session> session;
       {
         std::lock_guard<std::mutex> lock(mu);
-        uint64_t id = next_session++;
-        session = std::make_shared<Session>(this, id, std::move(s));
-        sessions[id] = session;
+        if (options.max_connections == 0 || sessions.size() < options.max_connections) {
+          uint64_t id = next_session++;
+          session = std::make_shared<Session>(this, id, std::move(s));
+          sessions[id] = session;
+        }
       }
-      session->Start();
+      if (session) {
+        session->Start();
+      } else {
+        RefuseOverCapacity(std::move(s));
+      }
     } else {
       // Out of file descriptors (EMFILE) fails every accept at once: pause instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
@@ -407,6 +415,40 @@ void HttpServer::Impl::Accept() {
     }
     Accept();
   });
+}
+
+// A connection past --max-connections: a 503 written straight away (a new socket's send buffer
+// takes it whole), then closed. Counted as a response on the route "over_capacity".
+void HttpServer::Impl::RefuseOverCapacity(Socket s) {
+  static constexpr std::string_view kBody =
+      "{\"error\":{\"code\":\"over_capacity\",\"message\":\"too many connections open "
+      "(--max-connections)\"}}";
+  const std::string reply =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);
+  beast::error_code ec;
+  s.non_blocking(true, ec);
+  // What the client already sent is read and dropped: closing on unread bytes would send a
+  // reset, which may reach the client before it reads the 503.
+  std::array<char, 16384> drop;
+  while (!ec && s.read_some(asio::buffer(drop), ec) > 0) {
+  }
+  ec.clear();
+  s.non_blocking(true, ec);
+  if (!ec) asio::write(s, asio::buffer(reply), ec);
+  s.shutdown(asio::socket_base::shutdown_send, ec);
+  s.close(ec);
+  HttpResponse counted;
+  counted.status = 503;
+  counted.route = "over_capacity";
+  if (observer) observer(HttpRequest(), counted, std::chrono::steady_clock::duration::zero());
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log > std::chrono::seconds(10)) {  // not a line per connection
+    last_refusal_log = now;
+    spdlog::warn("connection refused with 503: {} connections open (--max-connections)",
+                 options.max_connections);
+  }
 }
 
 HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler, ResponseObserver observer)

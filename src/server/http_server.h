@@ -74,6 +74,9 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16 << 10;        // larger: 431
   std::chrono::seconds idle_timeout{75};     // keep-alive connection without a request
   std::chrono::seconds request_timeout{30};  // from the first byte to the complete request
+  // Connections open at once; one more is answered 503 and closed, so that descriptors stay
+  // for the decision log, the state file and Twilio. 0: no cap.
+  size_t max_connections = 0;
 };
 
 class HttpServer {

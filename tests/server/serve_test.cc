@@ -413,6 +413,48 @@ TEST_CASE("serve: open access only on loopback") {
   }
 }
 
+TEST_CASE("serve: --max-connections answers one connection too many with 503") {
+  Fixture f({"--max-connections", "2"});
+  CHECK(f.serve->stderr_text().find("at most 2 connections") != std::string::npos);
+  HttpClient a(f.port), b(f.port);
+  REQUIRE(a.Request("GET", "/healthz").status == 200);
+  REQUIRE(b.Request("GET", "/healthz").status == 200);
+  // Both stay open (keep-alive): a third is refused, with a body that says why.
+  HttpClient c(f.port);
+  HttpReply refused = c.Request("GET", "/healthz");
+  CHECK(refused.status == 503);
+  CHECK(refused.header("retry-after") == "1");
+  CHECK(Body(refused)["error"]["code"] == "over_capacity");
+  CHECK_FALSE(c.connected());
+  // Open connections are still served; once one closes, a new one is taken.
+  CHECK(a.Request("GET", "/healthz").status == 200);
+  b.Close();
+  CHECK(Eventually(
+      [&] {
+        HttpClient d(f.port);
+        return d.Request("GET", "/healthz").status == 200;
+      },
+      5000));
+  std::string metrics = a.Request("GET", "/metrics").body;
+  CHECK(metrics.find(R"(recrules_http_requests_total{route="over_capacity",status="503"})") !=
+        std::string::npos);
+  CHECK(f.Stop() == 0);
+  CHECK(f.serve->stderr_text().find("connection refused with 503: 2 connections open") !=
+        std::string::npos);
+}
+
+TEST_CASE("serve: --max-connections must be a number, 0 or auto") {
+  TempDir dir;
+  dir.Write("policy/policy.json", PolicyJson());
+  ServeProcess serve(dir.path(), {"--policy", dir.path() + "/policy", "--listen", "127.0.0.1:0",
+                                  "--max-connections", "lots"});
+  REQUIRE(serve.Exited(10000));
+  CHECK(serve.exit_code() == 2);
+  CHECK(serve.stderr_text().find(
+            "--max-connections lots: expected a number of connections, 0 (no cap) or auto") !=
+        std::string::npos);
+}
+
 TEST_CASE("serve: SIGTERM under load fails no accepted request and loses no log line") {
   Fixture f;
   constexpr int kClients = 8;
