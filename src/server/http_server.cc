@@ -432,7 +432,7 @@ void HttpServer::Impl::RefuseOverCapacity(Socket s) {
   // What the client already sent is read and dropped: closing on unread bytes would send a
   // reset, which may reach the client before it reads the 503.
   std::array<char, 16384> drop;
-  while (!ec && s.read_some(asio::buffer(drop), ec) > 0) {
+  for (int reads = 0; reads < 4 && !ec && s.read_some(asio::buffer(drop), ec) > 0; ++reads) {
   }
   ec.clear();
   s.non_blocking(true, ec);

@@ -25,7 +25,6 @@ int64_t UnixMs(KnownCalls::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// {"at":<unix ms>,"sids":[...],"request":<the request's JSON>} or ...,"form":[[name,value],...]}
 // Real SIDs ("CA" and 32 hex digits) go between quotes as they are; anything else through
 // the JSON writer, which escapes it.
 bool PlainSid(std::string_view sid) {
@@ -35,6 +34,7 @@ bool PlainSid(std::string_view sid) {
   return true;
 }
 
+// {"at":<unix ms>,"sids":[...],"request":<the request's JSON>} or ...,"form":[[name,value],...]}
 std::string CallLine(const std::vector<std::string_view>& sids, int64_t at_ms,
                      const std::string* request_json, const FormFields* form) {
   std::string line;
@@ -296,7 +296,15 @@ void KnownCalls::Restore(const std::string& line) {
   entry.at = Clock::time_point(std::chrono::milliseconds(j.at("at").get<int64_t>()));
   if (Clock::now() - entry.at > max_age_) return;  // too old to be used
   if (j.contains("request")) {
-    entry.request_json = std::make_shared<const std::string>(j.at("request").dump());
+    // The request's own text, as it was decided on: the JSON writer would sort its keys and
+    // could write its numbers differently. The key cannot appear earlier in the line (a quote
+    // inside a string is escaped), and the request runs to the line's closing brace.
+    constexpr std::string_view kKey = ",\"request\":";
+    const size_t at = line.find(kKey);
+    entry.request_json = std::make_shared<const std::string>(
+        at != std::string::npos && line.back() == '}'
+            ? line.substr(at + kKey.size(), line.size() - at - kKey.size() - 1)
+            : j.at("request").dump());
   } else {
     FormFields form;
     for (const json& field : j.at("form")) {

@@ -284,6 +284,26 @@ TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a r
   CHECK(text.find(R"("sids":["CA1","CF1"])") != std::string::npos);
 }
 
+TEST_CASE("KnownCalls: a request comes back from the state file as its own text") {
+  recrules::testing::TempDir dir;
+  const std::string path = dir.file("state.jsonl");
+  // Keys out of order and a number with a trailing zero: a JSON writer would change both.
+  const std::string attributes = R"({"call_sid":"CA5","z":1,"a":1.50,"s":"x\"y"})";
+  {
+    KnownCalls known(10);
+    REQUIRE(known.OpenStateFile(path).ok());
+    known.RememberRequest("CA5", "",
+                          R"({"task":{"queueName":"Sales","attributes":)" + attributes + "}}");
+  }
+  for (int restart = 0; restart < 2; ++restart) {  // restored, written again, restored again
+    KnownCalls known(10);
+    REQUIRE(known.OpenStateFile(path).ok());
+    REQUIRE(known.Find("CA5"));
+    CHECK(known.Find("CA5")->queue_name() == "Sales");
+  }
+  CHECK(FileText(path).find(attributes) != std::string::npos);
+}
+
 TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound") {
   recrules::testing::TempDir dir;
   const std::string path = dir.file("state.jsonl");
