@@ -423,7 +423,7 @@ void HttpServer::Impl::RefuseOverCapacity(Socket s) {
   static constexpr std::string_view kBody =
       "{\"error\":{\"code\":\"over_capacity\",\"message\":\"too many connections open "
       "(--max-connections)\"}}";
-  const std::string reply =
+  static const std::string reply =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
       "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
       std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);

@@ -75,14 +75,10 @@ std::string CallLine(const std::vector<std::string_view>& sids, int64_t at_ms,
   return line;
 }
 
-std::shared_ptr<const FormFields> FormToKeep(const FormFields* form) {
-  return form != nullptr ? std::make_shared<const FormFields>(*form) : nullptr;
-}
-
 }  // namespace
 
 // {"recording":"WT...","leg":"CA...","wantPaused":false,"pausedSid":"RE...","lastEvent":123}
-std::string KnownCalls::RecordingLine(const std::string& task_sid, const Recording& r) {
+std::string KnownCalls::RecordingLine(std::string_view task_sid, const Recording& r) {
   return DumpJson(json{{"recording", task_sid},
                        {"leg", r.leg},
                        {"wantPaused", r.want_paused},
@@ -109,9 +105,8 @@ void KnownCalls::Close() {
 void KnownCalls::Keep(std::string_view sid1, std::string_view sid2, Entry entry) {
   if (capacity_ == 0 || (sid1.empty() && sid2.empty())) return;
   std::string line;
-  if (state_path_.empty() || (!entry.request_json && !entry.form)) {
-    entry.form = nullptr;  // kept only to be written
-  } else {                 // built before the lock is taken: it copies the whole task
+  if (!state_path_.empty() && (entry.request_json || entry.form)) {
+    // Built before the lock is taken: it copies the whole task.
     std::vector<std::string_view> sids;
     for (std::string_view sid : {sid1, sid2}) {
       if (!sid.empty() && (sids.empty() || sids[0] != sid)) sids.push_back(sid);
@@ -137,16 +132,20 @@ void KnownCalls::Put(std::string_view sid, Entry entry) {
   }
 }
 
+std::shared_ptr<const FormFields> KnownCalls::FormToWrite(const FormFields* form) const {
+  if (state_path_.empty() || form == nullptr) return nullptr;
+  return std::make_shared<const FormFields>(*form);
+}
+
 void KnownCalls::Remember(std::string_view sid, const Task& task, const FormFields* form) {
   if (capacity_ == 0 || sid.empty()) return;
-  Keep(sid, {},
-       Entry{task, nullptr, state_path_.empty() ? nullptr : FormToKeep(form), Clock::now()});
+  Keep(sid, {}, Entry{task, nullptr, FormToWrite(form), Clock::now()});
 }
 
 void KnownCalls::Remember(const Task& task, const FormFields* form) {
   if (capacity_ == 0) return;
   Keep(task.call_sid(), task.conference_sid(),
-       Entry{task, nullptr, state_path_.empty() ? nullptr : FormToKeep(form), Clock::now()});
+       Entry{task, nullptr, FormToWrite(form), Clock::now()});
 }
 
 void KnownCalls::RememberRequest(std::string_view call_sid, std::string_view conference_sid,
@@ -210,7 +209,7 @@ void KnownCalls::SetLeg(std::string_view task_sid, std::string_view leg) {
   std::lock_guard<std::mutex> lock(mu_);
   Recording& r = RecordingEntry(task_sid);
   r.leg = std::string(leg);
-  JournalRecording(std::string(task_sid), r);
+  JournalRecording(task_sid, r);
 }
 
 KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, int64_t timestamp) {
@@ -222,7 +221,7 @@ KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, 
     r.last_event = timestamp;
   }
   r.want_paused = paused;
-  JournalRecording(std::string(task_sid), r);
+  JournalRecording(task_sid, r);
   if (r.reconciling || paused == !r.paused_sid.empty()) return Want::kAsIs;
   r.reconciling = true;
   return Want::kRunReconciler;
@@ -272,7 +271,7 @@ void KnownCalls::Journal(std::string line) {
   }
 }
 
-void KnownCalls::JournalRecording(const std::string& task_sid, const Recording& r) {
+void KnownCalls::JournalRecording(std::string_view task_sid, const Recording& r) {
   if (journal_) Journal(RecordingLine(task_sid, r));
 }
 
@@ -312,7 +311,7 @@ void KnownCalls::Restore(const std::string& line) {
     }
     entry.form = std::make_shared<const FormFields>(std::move(form));
   }
-  std::vector<std::string> sids;
+  std::vector<std::string> sids;  // all read first: a bad one leaves nothing half restored
   for (const json& sid : j.at("sids")) sids.push_back(sid.get<std::string>());
   for (const std::string& sid : sids) {
     if (!sid.empty()) Put(sid, entry);

@@ -118,8 +118,10 @@ class KnownCalls {
 
   // The state file; mu_ held for all of these.
   void Journal(std::string line);
-  void JournalRecording(const std::string& task_sid, const Recording& r);
-  static std::string RecordingLine(const std::string& task_sid, const Recording& r);
+  void JournalRecording(std::string_view task_sid, const Recording& r);
+  static std::string RecordingLine(std::string_view task_sid, const Recording& r);
+  // A copy of the TaskRouter fields for the state file; nullptr without one.
+  std::shared_ptr<const FormFields> FormToWrite(const FormFields* form) const;
   void Restore(const std::string& line);
   struct Snapshot {
     struct Call {
