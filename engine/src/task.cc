@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "task_data.h"
+#include "task_slab.h"
 
 namespace recrules::detail {
 
@@ -192,12 +193,20 @@ std::shared_ptr<TaskData> TaskData::Keep(TaskData&& parsed,
       align(fingerprints_at + sizeof(fingerprint::Value) * at.size(), alignof(uint32_t));
   const size_t hot_bytes = at_at + sizeof(uint32_t) * at.size();
 
-  // One allocation: the TaskData, then its hot block (sizeof is a multiple of the alignment).
+  // One block: the TaskData, then its hot block (sizeof is a multiple of the alignment). From
+  // the thread's slab (task_slab.h says why), unless the task is a very large one.
+  static_assert(alignof(TaskData) == task_slab::kAlign);
   constexpr std::align_val_t kAlign{alignof(TaskData)};
-  void* block = ::operator new(sizeof(TaskData) + hot_bytes, kAlign);
-  std::shared_ptr<TaskData> data(new (block) TaskData(std::move(parsed)), [](TaskData* d) {
+  const size_t block_bytes = sizeof(TaskData) + hot_bytes;
+  const bool in_slab = block_bytes <= task_slab::kMaxBlockBytes;
+  void* block = in_slab ? task_slab::Allocate(block_bytes) : ::operator new(block_bytes, kAlign);
+  std::shared_ptr<TaskData> data(new (block) TaskData(std::move(parsed)), [in_slab](TaskData* d) {
     d->~TaskData();
-    ::operator delete(d, kAlign);
+    if (in_slab) {
+      task_slab::Free(d);
+    } else {
+      ::operator delete(d, kAlign);
+    }
   });
   data->Fill(request, hash, at, fingerprints, fingerprints_at, at_at);
   return data;
