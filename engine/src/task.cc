@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <iterator>
 
@@ -21,21 +22,46 @@ Status WrongType(std::string_view where, std::string_view key, const char* expec
                               expected + ", got " + JsonTypeName(v));
 }
 
-// Reads an optional string field; null counts as absent.
-Status ReadString(object obj, std::string_view where, std::string_view key, std::string_view* out) {
-  Element v;
-  if (obj.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return Status::Ok();
-  if (v.get(*out) != simdjson::SUCCESS) return WrongType(where, key, "a string", v);
+// The values of an object's keys, found in one pass over its keys (at_key starts from the first
+// key on every call). The first occurrence of a key wins, as with at_key.
+template <size_t N>
+struct Fields {
+  std::array<Element, N> value;
+  std::array<bool, N> seen{};
+  std::array<bool, N> present{};  // seen and not null: most fields treat null as absent
+
+  Fields(object obj, const std::array<std::string_view, N>& names) {
+    size_t missing = N;
+    for (auto [key, v] : obj) {
+      for (size_t i = 0; i < N; ++i) {
+        if (seen[i] || key != names[i]) continue;
+        seen[i] = true;
+        value[i] = v;
+        present[i] = !v.is_null();
+        --missing;
+        break;
+      }
+      if (missing == 0) break;
+    }
+  }
+};
+
+// Reads an optional string field named `key`.
+template <size_t N>
+Status ReadString(const Fields<N>& f, size_t i, std::string_view where, std::string_view key,
+                  std::string_view* out) {
+  if (!f.present[i]) return Status::Ok();
+  if (f.value[i].get(*out) != simdjson::SUCCESS) {
+    return WrongType(where, key, "a string", f.value[i]);
+  }
   return Status::Ok();
 }
 
 // Reads an attributes-like field: an object, or a string holding a JSON object (TaskRouter's
 // REST representation), parsed with `parser`.
-Status ReadAttributes(object obj, std::string_view where, std::string_view key,
+Status ReadAttributes(Element v, std::string_view where, std::string_view key,
                       simdjson::dom::parser& parser, const ParseLimits& limits, Element* out,
                       bool* present) {
-  Element v;
-  if (obj.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return Status::Ok();
   std::string_view text;
   if (v.get(text) == simdjson::SUCCESS) {
     std::string what = std::string(where) + "." + std::string(key);
@@ -49,6 +75,9 @@ Status ReadAttributes(object obj, std::string_view where, std::string_view key,
   return Status::Ok();
 }
 
+constexpr std::array<std::string_view, 4> kWorkerFields = {"sid", "workerSid", "name",
+                                                           "attributes"};
+
 Status ReadWorker(Element worker, std::string_view where, ParserSet& parsers,
                   const ParseLimits& limits, TaskView* out) {
   object obj;
@@ -58,11 +87,14 @@ Status ReadWorker(Element worker, std::string_view where, ParserSet& parsers,
   }
   out->worker = worker;
   out->has_worker = true;
-  Status s = ReadString(obj, where, "sid", &out->worker_sid);
-  if (s.ok() && out->worker_sid.empty()) s = ReadString(obj, where, "workerSid", &out->worker_sid);
-  if (s.ok()) s = ReadString(obj, where, "name", &out->worker_name);
-  if (s.ok()) {
-    s = ReadAttributes(obj, where, "attributes", parsers.worker_attributes, limits,
+  const Fields f(obj, kWorkerFields);
+  Status s = ReadString(f, 0, where, kWorkerFields[0], &out->worker_sid);
+  if (s.ok() && out->worker_sid.empty()) {
+    s = ReadString(f, 1, where, kWorkerFields[1], &out->worker_sid);
+  }
+  if (s.ok()) s = ReadString(f, 2, where, kWorkerFields[2], &out->worker_name);
+  if (s.ok() && f.present[3]) {
+    s = ReadAttributes(f.value[3], where, kWorkerFields[3], parsers.worker_attributes, limits,
                        &out->worker_attributes, &out->has_worker_attributes);
   }
   return s;
@@ -74,16 +106,64 @@ void StringIf(Element e, std::string_view* out) {
   if (e.get(s) == simdjson::SUCCESS) *out = s;
 }
 
+// A task's fields; a request's are the same plus "task" and "event" (a bare task is the
+// request).
+enum TaskField : size_t {
+  kSid,
+  kTaskSid,
+  kQueueName,
+  kQueueSid,
+  kChannel,
+  kAttributes,
+  kWorker,
+  kTask,
+  kEvent,
+};
+constexpr std::array<std::string_view, 9> kRequestFields = {
+    "sid",        "taskSid", "queueName", "queueSid", "taskChannelUniqueName",
+    "attributes", "worker",  "task",      "event"};
+constexpr std::array<std::string_view, 7> kTaskFields = {
+    "sid", "taskSid", "queueName", "queueSid", "taskChannelUniqueName", "attributes", "worker"};
+
+static_assert([] {
+  for (size_t i = 0; i < kTaskFields.size(); ++i) {
+    if (kTaskFields[i] != kRequestFields[i]) return false;
+  }
+  return true;
+}());
+
+template <size_t N>
+Status ReadTask(const Fields<N>& f, std::string_view where, ParserSet& parsers,
+                const ParseLimits& limits, TaskView* out) {
+  const auto& names = kRequestFields;  // kTaskFields is its start
+  Status s = ReadString(f, kSid, where, names[kSid], &out->sid);
+  if (s.ok()) s = ReadString(f, kTaskSid, where, names[kTaskSid], &out->task_sid);
+  if (s.ok()) s = ReadString(f, kQueueName, where, names[kQueueName], &out->queue_name);
+  if (s.ok()) s = ReadString(f, kQueueSid, where, names[kQueueSid], &out->queue_sid);
+  if (s.ok()) s = ReadString(f, kChannel, where, names[kChannel], &out->channel);
+  if (s.ok() && f.present[kAttributes]) {
+    s = ReadAttributes(f.value[kAttributes], where, names[kAttributes], parsers.task_attributes,
+                       limits, &out->attributes, &out->has_attributes);
+  }
+  if (!s.ok()) return s;
+  if (!out->has_worker && f.present[kWorker]) {
+    s = ReadWorker(f.value[kWorker], std::string(where) + ".worker", parsers, limits, out);
+  }
+  return s;
+}
+
 }  // namespace
 
 void ReadCallIdentifiers(TaskView* out) {
   if (!out->has_attributes) return;
-  object attrs = out->attributes;
-  Element v;
-  if (attrs.at_key("call_sid").get(v) == simdjson::SUCCESS) StringIf(v, &out->call_sid);
-  if (attrs.at_key("conference").get(v) == simdjson::SUCCESS && v.is_object()) {
+  const Fields f(object(out->attributes),
+                 std::array<std::string_view, 2>{"call_sid", "conference"});
+  if (f.present[0]) StringIf(f.value[0], &out->call_sid);
+  if (f.present[1] && f.value[1].is_object()) {
     Element sid;
-    if (object(v).at_key("sid").get(sid) == simdjson::SUCCESS) StringIf(sid, &out->conference_sid);
+    if (object(f.value[1]).at_key("sid").get(sid) == simdjson::SUCCESS) {
+      StringIf(sid, &out->conference_sid);
+    }
   }
 }
 
@@ -95,25 +175,27 @@ Status ReadRequest(Element root, ParserSet& parsers, const ParseLimits& limits, 
                                 JsonTypeName(root));
   }
   *out = TaskView();
-  object task = obj;
-  std::string_view where = "task";
-  Element task_el;
-  const bool has_task = obj.at_key("task").get(task_el) == simdjson::SUCCESS;
-  if (!has_task && obj.at_key("event").error() == simdjson::SUCCESS) {
-    // A bare task never has an "event": this is a request that lost its task.
-    return Status::InvalidInput(
-        "request.task: missing (a request is {\"event\", \"task\", \"worker\"}; a bare task "
-        "object has no \"event\")");
-  }
-  if (has_task) {
+  // One pass over the request's keys: a bare task's fields are all here.
+  const Fields request(obj, kRequestFields);
+  Status s;
+  if (!request.seen[kTask]) {
+    if (request.seen[kEvent]) {
+      // A bare task never has an "event": this is a request that lost its task.
+      return Status::InvalidInput(
+          "request.task: missing (a request is {\"event\", \"task\", \"worker\"}; a bare task "
+          "object has no \"event\")");
+    }
+    s = ReadTask(request, "task", parsers, limits, out);
+  } else {
+    object task;
+    const Element task_el = request.value[kTask];
     if (task_el.get(task) != simdjson::SUCCESS) {
       return Status::InvalidInput(std::string("request.task: expected an object, got ") +
                                   JsonTypeName(task_el));
     }
-    where = "request.task";
-    Element ev;
-    if (obj.at_key("event").get(ev) == simdjson::SUCCESS && !ev.is_null()) {
+    if (request.present[kEvent]) {
       std::string_view name;
+      const Element ev = request.value[kEvent];
       if (ev.get(name) != simdjson::SUCCESS) {
         return Status::InvalidInput(std::string("request.event: expected a string, got ") +
                                     JsonTypeName(ev));
@@ -126,29 +208,13 @@ Status ReadRequest(Element root, ParserSet& parsers, const ParseLimits& limits, 
       }
       *event = *parsed;
     }
-    Element worker;
-    if (obj.at_key("worker").get(worker) == simdjson::SUCCESS && !worker.is_null()) {
-      Status s = ReadWorker(worker, "request.worker", parsers, limits, out);
+    if (request.present[kWorker]) {
+      s = ReadWorker(request.value[kWorker], "request.worker", parsers, limits, out);
       if (!s.ok()) return s;
     }
-  }
-  Status s = ReadString(task, where, "sid", &out->sid);
-  if (s.ok()) s = ReadString(task, where, "taskSid", &out->task_sid);
-  if (s.ok()) s = ReadString(task, where, "queueName", &out->queue_name);
-  if (s.ok()) s = ReadString(task, where, "queueSid", &out->queue_sid);
-  if (s.ok()) s = ReadString(task, where, "taskChannelUniqueName", &out->channel);
-  if (s.ok()) {
-    s = ReadAttributes(task, where, "attributes", parsers.task_attributes, limits, &out->attributes,
-                       &out->has_attributes);
+    s = ReadTask(Fields(task, kTaskFields), "request.task", parsers, limits, out);
   }
   if (!s.ok()) return s;
-  if (!out->has_worker) {
-    Element worker;
-    if (task.at_key("worker").get(worker) == simdjson::SUCCESS && !worker.is_null()) {
-      s = ReadWorker(worker, std::string(where) + ".worker", parsers, limits, out);
-      if (!s.ok()) return s;
-    }
-  }
   ReadCallIdentifiers(out);
   return Status::Ok();
 }
