@@ -51,9 +51,12 @@ bool IsHttpError(const beast::error_code& ec) {
   return ec.category() == beast::error_code(http::error::need_more).category();
 }
 
+// Header names are ASCII tokens: lowered without the locale (std::tolower is a call per byte).
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  }
   return out;
 }
 
