@@ -1,6 +1,7 @@
 #include "task_slab.h"
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <new>
 
@@ -29,7 +30,11 @@ void Release(Header* slab) {
 struct ThreadSlab {
   Header* slab = nullptr;
   size_t used = kSlabBytes;  // bytes handed out, the header included
-  ~ThreadSlab() { Release(slab); }
+  ~ThreadSlab() {
+    Release(slab);
+    slab = nullptr;
+    used = kSlabBytes;
+  }
 };
 
 thread_local ThreadSlab t_slab;
@@ -37,6 +42,7 @@ thread_local ThreadSlab t_slab;
 }  // namespace
 
 void* Allocate(size_t bytes) {
+  assert(bytes <= kMaxBlockBytes);  // larger blocks would not fit after the header
   bytes = (bytes + kAlign - 1) / kAlign * kAlign;
   ThreadSlab& t = t_slab;
   if (t.used + bytes > kSlabBytes) {
