@@ -71,3 +71,24 @@ TEST_CASE("task slab: kept tasks outlive the thread that parsed them") {
   tasks.clear();
   CHECK(slab::LiveSlabs() == before);
 }
+
+TEST_CASE("task slab: a task too large for a slab comes from the heap and reads the same") {
+  std::string json = R"({"sid":"WRbig","queueName":"Sales","attributes":{)";
+  for (int i = 0; i < 3000; ++i) {
+    if (i) json += ',';
+    json += "\"k" + std::to_string(i) + "\":\"v" + std::to_string(i) + "\"";
+  }
+  json += "}}";
+  std::thread parser([&] {
+    const size_t before = slab::LiveSlabs();
+    {
+      auto task = recrules::Task::FromJson(json);
+      REQUIRE(task.ok());
+      CHECK(slab::LiveSlabs() == before);  // its block is over kMaxBlockBytes
+      CHECK(task->sid() == "WRbig");
+      CHECK(task->AttributeJson("k2999") == "\"v2999\"");
+    }
+    CHECK(slab::LiveSlabs() == before);
+  });
+  parser.join();
+}
