@@ -1,4 +1,4 @@
-// Helpers shared by the tests: temporary policy folders written from strings.
+// Helpers shared by the tests: temporary policy folders written from strings, files read whole.
 #pragma once
 
 #include <unistd.h>
@@ -6,9 +6,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 namespace recrules::testing {
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // A temporary folder removed when the object goes out of scope.
 class TempDir {

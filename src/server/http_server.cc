@@ -438,8 +438,7 @@ void HttpServer::Impl::RefuseOverCapacity(Socket s) {
   for (int reads = 0; reads < 4 && !ec && s.read_some(asio::buffer(drop), ec) > 0; ++reads) {
   }
   ec.clear();
-  s.non_blocking(true, ec);
-  if (!ec) asio::write(s, asio::buffer(reply), ec);
+  asio::write(s, asio::buffer(reply), ec);
   s.shutdown(asio::socket_base::shutdown_send, ec);
   s.close(ec);
   HttpResponse counted;

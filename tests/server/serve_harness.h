@@ -24,14 +24,9 @@
 #include <thread>
 #include <vector>
 
-namespace recrules::testing {
+#include "test_util.h"
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace recrules::testing {
 
 inline std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;

@@ -212,13 +212,6 @@ TEST_CASE("KnownCalls: a recording recrules paused is never forgotten to make ro
 
 namespace {
 
-std::string FileText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 size_t LineCount(const std::string& text) {
   size_t n = 0;
   for (char c : text) n += c == '\n';
@@ -280,7 +273,7 @@ TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a r
   CHECK(step->paused_sid == "RE1");
   // Opening rewrote the file compactly: a call and its conference share one line.
   known.Close();
-  const std::string text = FileText(path);
+  const std::string text = recrules::testing::ReadFile(path);
   CHECK(text.find(R"("sids":["CA1","CF1"])") != std::string::npos);
 }
 
@@ -301,7 +294,7 @@ TEST_CASE("KnownCalls: a request comes back from the state file as its own text"
     REQUIRE(known.Find("CA5"));
     CHECK(known.Find("CA5")->queue_name() == "Sales");
   }
-  CHECK(FileText(path).find(attributes) != std::string::npos);
+  CHECK(recrules::testing::ReadFile(path).find(attributes) != std::string::npos);
 }
 
 TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound") {
@@ -317,7 +310,7 @@ TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound
                               R"(","attributes":{"call_sid":")" + sid + R"("}}})");
   }
   known.Close();
-  const size_t lines = LineCount(FileText(path));
+  const size_t lines = LineCount(recrules::testing::ReadFile(path));
   CHECK(lines >= 100);
   // Rewritten each time 4 x 100 + 1024 lines were appended; the lines that arrive during a
   // rewrite (on a thread of its own) follow its snapshot, so how many remain at the end
