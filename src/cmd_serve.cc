@@ -108,7 +108,12 @@ int Run(const ServeArgs& args) {
 
   server::AccessConfig access;
   if (const char* tokens = std::getenv("RECRULES_API_TOKENS")) {
-    access.api_tokens = server::SplitTokens(tokens);
+    auto parsed = server::ParseApiTokens(tokens);
+    if (!parsed.ok()) {
+      PrintError("serve", parsed.status().message());
+      return kExitBadInput;
+    }
+    access.api_tokens = std::move(*parsed);
   }
   access.cors_origins = args.cors_origins;
   auto twilio_config = twilio::TwilioConfig::FromEnvironment();

@@ -95,22 +95,21 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
 
 // ---- TokenValidator -------------------------------------------------------------------------
 
-struct TokenValidator::State {
+namespace {
+
+// A bounded cache of verdicts by token key, least recently used evicted first. Guarded by the
+// State's mutex.
+struct VerdictCache {
   struct Entry {
-    Check check;
+    TokenValidator::Check check;
     int64_t expires_at_ms = 0;
     std::list<std::string>::iterator lru;
   };
-  TwilioClient* client = nullptr;
   size_t max_entries = 0;
-  int64_t invalid_ttl_ms = 0;
-
-  std::mutex mu;  // guards the cache only; never held while Twilio is asked
   std::unordered_map<std::string, Entry> entries;
   std::list<std::string> lru;  // most recently used first
 
-  bool Lookup(const std::string& key, Check& out) {
-    std::lock_guard<std::mutex> lock(mu);
+  bool Lookup(const std::string& key, TokenValidator::Check& out) {
     auto it = entries.find(key);
     if (it == entries.end()) return false;
     if (it->second.expires_at_ms <= NowMs()) {
@@ -124,9 +123,8 @@ struct TokenValidator::State {
     return true;
   }
 
-  void Store(const std::string& key, const Check& check, int64_t expires_at_ms) {
+  void Store(const std::string& key, const TokenValidator::Check& check, int64_t expires_at_ms) {
     if (max_entries == 0 || expires_at_ms <= NowMs()) return;
-    std::lock_guard<std::mutex> lock(mu);
     if (auto it = entries.find(key); it != entries.end()) {
       lru.erase(it->second.lru);
       entries.erase(it);
@@ -140,10 +138,33 @@ struct TokenValidator::State {
   }
 };
 
-TokenValidator::TokenValidator(TwilioClient& client, size_t max_entries, int64_t invalid_ttl_ms)
+}  // namespace
+
+struct TokenValidator::State {
+  TwilioClient* client = nullptr;
+  int64_t invalid_ttl_ms = 0;
+
+  std::mutex mu;  // guards the caches only; never held while Twilio is asked
+  // Apart, so that a flood of unknown tokens cannot evict the tokens of signed-in users.
+  VerdictCache valid;
+  VerdictCache invalid;
+
+  bool Lookup(const std::string& key, Check& out) {
+    std::lock_guard<std::mutex> lock(mu);
+    return valid.Lookup(key, out) || invalid.Lookup(key, out);
+  }
+  void Store(const std::string& key, const Check& check, int64_t expires_at_ms) {
+    std::lock_guard<std::mutex> lock(mu);
+    (check.verdict == Verdict::kValid ? valid : invalid).Store(key, check, expires_at_ms);
+  }
+};
+
+TokenValidator::TokenValidator(TwilioClient& client, size_t max_entries, int64_t invalid_ttl_ms,
+                               size_t max_invalid_entries)
     : state_(std::make_unique<State>()) {
   state_->client = &client;
-  state_->max_entries = max_entries;
+  state_->valid.max_entries = max_entries;
+  state_->invalid.max_entries = max_invalid_entries;
   state_->invalid_ttl_ms = invalid_ttl_ms;
 }
 

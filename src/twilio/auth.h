@@ -21,8 +21,9 @@ struct FlexIdentity {
 };
 
 // Validates Flex user tokens through TwilioClient::ValidateToken. Valid answers are cached until
-// the token expires; invalid ones for a short time, so a bad token cannot flood Twilio.
-// Thread-safe.
+// the token expires (at most max_entries); invalid ones for invalid_ttl_ms (at most
+// max_invalid_entries, apart from the valid ones, so that a flood of unknown tokens cannot evict
+// a signed-in user's), so a bad token sent again does not reach Twilio. Thread-safe.
 class TokenValidator {
  public:
   enum class Verdict {
@@ -38,7 +39,7 @@ class TokenValidator {
   };
 
   explicit TokenValidator(TwilioClient& client, size_t max_entries = 10000,
-                          int64_t invalid_ttl_ms = 5000);
+                          int64_t invalid_ttl_ms = 30000, size_t max_invalid_entries = 10000);
   ~TokenValidator();
   Check Validate(const std::string& token);
 

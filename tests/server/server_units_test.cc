@@ -41,7 +41,22 @@ TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
 }
 
 TEST_CASE("access rules") {
-  CHECK(SplitTokens(" a, b ,,c ") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(*ParseApiTokens(" a, b ,\tc ") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(*ParseApiTokens("one") == std::vector<std::string>{"one"});
+  // Issue 23: an empty list or an empty item is refused, not dropped (it opened every route).
+  for (const char* none : {"", ",", " ", " , ", ",,"}) {
+    CAPTURE(none);
+    auto parsed = ParseApiTokens(none);
+    REQUIRE_FALSE(parsed.ok());
+  }
+  CHECK(ParseApiTokens(" ").status().message() ==
+        "RECRULES_API_TOKENS is set but holds no token: list tokens separated by commas, or unset "
+        "it");
+  CHECK(ParseApiTokens(",").status().message() ==
+        "RECRULES_API_TOKENS: item 1 of 2 is empty (two commas in a row, or a comma at an end)");
+  CHECK(ParseApiTokens("a,,b").status().message() ==
+        "RECRULES_API_TOKENS: item 2 of 3 is empty (two commas in a row, or a comma at an end)");
+  CHECK_FALSE(ParseApiTokens("a,").ok());
   CHECK(IsLoopbackHost("127.0.0.1"));
   CHECK(IsLoopbackHost("127.5.6.7"));
   CHECK(IsLoopbackHost("::1"));

@@ -131,6 +131,16 @@ TEST_CASE("tokens: valid, invalid and expired verdicts, and the cache") {
     CHECK_FALSE(validator.Validate("t2").cached);
     CHECK(Validations(fake) == 4);
   }
+  SUBCASE("issue 23: unknown tokens do not evict a valid one; they have a bound of their own") {
+    TokenValidator validator(client, /*max_entries=*/2, /*invalid_ttl_ms=*/60000,
+                             /*max_invalid_entries=*/3);
+    CHECK(validator.Validate("good").verdict == Verdict::kValid);
+    for (int i = 0; i < 5; ++i) validator.Validate("random-" + std::to_string(i));
+    CHECK(validator.Validate("good").cached);
+    CHECK(validator.Validate("random-4").cached);
+    CHECK_FALSE(validator.Validate("random-0").cached);  // evicted: three invalid kept
+    CHECK(Validations(fake) == 7);
+  }
 }
 
 TEST_CASE("tokens: Twilio unavailable is never cached") {
