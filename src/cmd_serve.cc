@@ -239,7 +239,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--workers", args->workers,
-                  "Worker threads for blocking work: Twilio calls, Flex token checks, reloads")
+                  "Worker threads for blocking work: Twilio recording calls, reloads (Flex token "
+                  "checks have threads of their own)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--decision-log", args->decision_log,

@@ -170,9 +170,9 @@ struct HttpAdapter::Impl {
   RecordingActions* recording;
   boost::asio::thread_pool workers;
   // Flex token checks, apart from the workers: a flood of them while Twilio is slow is answered
-  // 503 instead of holding up reloads and recordings.
-  TokenChecks token_checks{size_t(std::max(1, options.worker_threads)),
-                           4 * size_t(std::max(1, options.worker_threads))};
+  // 503 instead of holding up reloads and recordings. More threads than the validator lets ask
+  // Twilio at once, so that cached tokens are answered meanwhile.
+  TokenChecks token_checks{twilio::TokenValidator::kMaxTwilioChecks + 2, 64};
   int reload_listener = 0;
   AcceptedReservations accepted;
   KnownCalls known_calls;

@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -143,6 +144,8 @@ struct VerdictCache {
 struct TokenValidator::State {
   TwilioClient* client = nullptr;
   int64_t invalid_ttl_ms = 0;
+  size_t max_twilio_checks = 0;
+  std::atomic<size_t> twilio_checks{0};  // Twilio asks in progress
 
   std::mutex mu;  // guards the caches only; never held while Twilio is asked
   // Apart, so that a flood of unknown tokens cannot evict the tokens of signed-in users.
@@ -160,8 +163,9 @@ struct TokenValidator::State {
 };
 
 TokenValidator::TokenValidator(TwilioClient& client, size_t max_entries, int64_t invalid_ttl_ms,
-                               size_t max_invalid_entries)
+                               size_t max_invalid_entries, size_t max_twilio_checks)
     : state_(std::make_unique<State>()) {
+  state_->max_twilio_checks = max_twilio_checks;
   state_->client = &client;
   state_->valid.max_entries = max_entries;
   state_->invalid.max_entries = max_invalid_entries;
@@ -180,7 +184,16 @@ TokenValidator::Check TokenValidator::Validate(const std::string& token) {
   std::string key = TokenKey(token);
   if (state_->Lookup(key, check)) return check;
 
+  if (state_->twilio_checks.fetch_add(1) >= state_->max_twilio_checks) {
+    state_->twilio_checks.fetch_sub(1);
+    check.verdict = Verdict::kUnavailable;
+    check.message = "too many token checks waiting for Twilio (" +
+                    std::to_string(state_->max_twilio_checks) + "): retry shortly";
+    check.cached = true;  // Twilio was not asked
+    return check;
+  }
   TwilioResponse r = state_->client->ValidateToken(token);
+  state_->twilio_checks.fetch_sub(1);
   bool answered = r.http_status >= 200 && r.http_status < 300 && r.body.is_object();
   if (!answered) {
     // Our own credentials rejected (401/403/404) is as much an outage as a 5xx: the token is

@@ -2,6 +2,7 @@
 // calls.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "server/form.h"
 #include "server/known_calls.h"
 #include "server/metrics.h"
+#include "server/token_checks.h"
 #include "test_util.h"
 
 using namespace recrules::server;
@@ -38,6 +40,22 @@ TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
     CHECK(ParseForm("a=1&b=%").status().message() ==
           "bad form encoding: invalid percent-escape at byte 6");
   }
+}
+
+TEST_CASE("token checks: at most max_in_flight wait or run; more are refused, not queued") {
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  TokenChecks checks(/*threads=*/1, /*max_in_flight=*/2);
+  auto blocked = [&] {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ++ran;
+  };
+  CHECK(checks.TryPost(blocked));  // runs, waits
+  CHECK(checks.TryPost(blocked));  // queued behind it
+  CHECK_FALSE(checks.TryPost(blocked));
+  release = true;
+  checks.Join();
+  CHECK(ran == 2);
 }
 
 TEST_CASE("access rules") {
