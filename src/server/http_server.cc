@@ -219,20 +219,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (header_bytes > server_->options.max_header_bytes) {
       return OnReadError(http::error::header_limit);
     }
-    // Framing a proxy in front may read otherwise (request smuggling): only the body length
-    // both sides agree on is accepted. Beast itself refuses chunked with Content-Length.
+    // Framing a proxy in front may read otherwise (request smuggling) is refused. Beast leaves
+    // the body of "chunked, gzip" or "xchunked" unread, to be parsed as the next request; it
+    // refuses chunked with Content-Length itself (400).
     size_t encodings = req.count(http::field::transfer_encoding);
-    if (encodings > 0) {
-      // Beast trims the value; "chunked, gzip" or "xchunked" would leave the body unread, to be
-      // parsed as the next request.
-      if (encodings > 1 || !beast::iequals(req[http::field::transfer_encoding], "chunked")) {
-        return WriteFinal(PlainError(501, "not_implemented",
-                                     "Transfer-Encoding other than chunked is not supported"));
-      }
-      if (req.count(http::field::content_length) > 0) {
-        return WriteFinal(
-            PlainError(400, "bad_request", "Transfer-Encoding and Content-Length in one request"));
-      }
+    if (encodings > 1 ||
+        (encodings == 1 && !beast::iequals(req[http::field::transfer_encoding], "chunked"))) {
+      return WriteFinal(PlainError(501, "not_implemented",
+                                   "Transfer-Encoding other than chunked is not supported"));
     }
     // RFC 9112 3.2: a request of HTTP/1.1 names exactly one Host.
     size_t hosts = req.count(http::field::host);
