@@ -139,7 +139,10 @@ std::string_view HeaderValue(std::string_view head, std::string_view lower_name)
 }
 
 // Every response in `out`, one after another: a status line, headers, a Content-Length body.
-void CheckResponses(std::string_view out) {
+// An answer to HEAD has the Content-Length and no body; which answers those are is not known
+// here, so when the input has a HEAD request, an answer followed at once by the next one (or
+// by the end) is taken as bodiless.
+void CheckResponses(std::string_view out, bool input_has_head) {
   while (!out.empty()) {
     if (out.substr(0, 7) != "HTTP/1." || out.size() < 12) std::abort();
     const int status = std::atoi(std::string(out.substr(9, 3)).c_str());
@@ -160,6 +163,7 @@ void CheckResponses(std::string_view out) {
     }
     if (length.empty()) std::abort();  // every other answer of the server has a Content-Length
     const size_t n = size_t(std::atoll(std::string(length).c_str()));
+    if (input_has_head && (out.empty() || out.substr(0, 7) == "HTTP/1.")) continue;
     if (n > out.size()) std::abort();
     std::string_view body = out.substr(0, n);
     out.remove_prefix(n);
@@ -174,7 +178,8 @@ void CheckResponses(std::string_view out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint16_t port = ServerPort();
-  std::string out = Exchange(port, std::string_view(reinterpret_cast<const char*>(data), size));
-  CheckResponses(out);
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  std::string out = Exchange(port, input);
+  CheckResponses(out, input.find("HEAD") != std::string_view::npos);
   return 0;
 }

@@ -108,7 +108,12 @@ int Run(const ServeArgs& args) {
 
   server::AccessConfig access;
   if (const char* tokens = std::getenv("RECRULES_API_TOKENS")) {
-    access.api_tokens = server::SplitTokens(tokens);
+    auto parsed = server::ParseApiTokens(tokens);
+    if (!parsed.ok()) {
+      PrintError("serve", parsed.status().message());
+      return kExitBadInput;
+    }
+    access.api_tokens = std::move(*parsed);
   }
   access.cors_origins = args.cors_origins;
   auto twilio_config = twilio::TwilioConfig::FromEnvironment();
@@ -234,7 +239,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--workers", args->workers,
-                  "Worker threads for blocking work: Twilio calls, Flex token checks, reloads")
+                  "Worker threads for blocking work: Twilio recording calls, reloads (Flex token "
+                  "checks have threads of their own)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--decision-log", args->decision_log,

@@ -1,21 +1,33 @@
 #include "server/access.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace recrules::server {
 
-std::vector<std::string> SplitTokens(std::string_view text) {
+Result<std::vector<std::string>> ParseApiTokens(std::string_view text) {
   std::vector<std::string> out;
+  size_t items = 1 + size_t(std::count(text.begin(), text.end(), ','));
   size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string_view::npos) comma = text.size();
+  for (size_t n = 1; n <= items; ++n) {
+    size_t comma = std::min(text.find(',', pos), text.size());
     std::string_view item = text.substr(pos, comma - pos);
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
+    if (item.empty() && items == 1) {
+      return Status::InvalidInput(
+          "RECRULES_API_TOKENS is set but holds no token: list tokens separated by commas, or "
+          "unset it");
+    }
+    if (item.empty()) {
+      return Status::InvalidInput("RECRULES_API_TOKENS: item " + std::to_string(n) + " of " +
+                                  std::to_string(items) +
+                                  " is empty (two commas in a row, or a comma at an end)");
+    }
+    out.emplace_back(item);
     pos = comma + 1;
   }
   return out;
@@ -54,12 +66,9 @@ std::string_view BearerToken(std::string_view header) {
 
 namespace {
 
+// The length of a token is not the secret; its bytes are.
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  // The length of a token is not the secret; its bytes are.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace

@@ -21,8 +21,11 @@ struct AccessConfig {
   bool open() const { return api_tokens.empty() && !flex_tokens; }
 };
 
-// Splits "a,b , c" into tokens; empty items are dropped.
-std::vector<std::string> SplitTokens(std::string_view text);
+// The tokens of RECRULES_API_TOKENS: "a,b , c" -> a, b, c (blanks around an item are not part of
+// it). A value with no token, or with an empty item ("a,,b", "a,"), is an error naming the item:
+// the operator meant to set tokens, and dropping the empty ones silently could leave none, and
+// every route open.
+Result<std::vector<std::string>> ParseApiTokens(std::string_view text);
 
 // True when `host` is a loopback address (127.0.0.0/8, ::1) or "localhost".
 bool IsLoopbackHost(std::string_view host);

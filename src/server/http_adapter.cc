@@ -17,6 +17,7 @@
 #include "server/json_text.h"
 #include "server/known_calls.h"
 #include "server/recording_actions.h"
+#include "server/token_checks.h"
 
 namespace recrules::server {
 
@@ -168,6 +169,10 @@ struct HttpAdapter::Impl {
   AdapterOptions options;
   RecordingActions* recording;
   boost::asio::thread_pool workers;
+  // Flex token checks, apart from the workers: a flood of them while Twilio is slow is answered
+  // 503 instead of holding up reloads and recordings. More threads than the validator lets ask
+  // Twilio at once, so that cached tokens are answered meanwhile.
+  TokenChecks token_checks{twilio::TokenValidator::kMaxTwilioChecks + 2, 64};
   int reload_listener = 0;
   AcceptedReservations accepted;
   KnownCalls known_calls;
@@ -283,9 +288,9 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       if (!access.flex_tokens || recording == nullptr) {
         return ReplyError(ex, route, 403, "forbidden", "the bearer token is not valid");
       }
-      // A Flex user token is checked with Twilio (cached); that may block: worker pool.
+      // A Flex user token is checked with Twilio (cached); that may block: token-check threads.
       auto shared = std::make_shared<Exchange>(std::move(ex));
-      boost::asio::post(workers, [this, shared, route, token = std::move(token)] {
+      bool posted = token_checks.TryPost([this, shared, route, token = std::move(token)] {
         twilio::TokenValidator::Check check = recording->ValidateToken(token);
         switch (check.verdict) {
           case twilio::TokenValidator::Verdict::kValid:
@@ -298,6 +303,10 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
                               "the Flex token could not be checked with Twilio: " + check.message);
         }
       });
+      if (!posted) {
+        ReplyError(*shared, route, 503, "unavailable",
+                   "too many Flex token checks in progress: retry shortly");
+      }
       return;
     }
   }
@@ -660,6 +669,7 @@ void HttpAdapter::Post(std::function<void()> job) {
 }
 
 void HttpAdapter::StopWorkers() {
+  impl_->token_checks.Join();  // first: a check that passes posts to the workers
   impl_->workers.join();
   impl_->known_calls.Close();
 }

@@ -60,6 +60,44 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Beast's fields container stores a field's name and value sizes in 16 bits and throws
+// std::length_error past them (reachable with --max-header-bytes over 64 KiB, and in trailers).
+constexpr size_t kMaxFieldBytes = 65533;
+
+// Beast's request parser, with what it leaves to its user. A field too large for Beast's
+// container is refused before it is stored. Trailer fields (after a chunked body) are counted
+// and dropped: a proxy in front checks headers, not trailers, so nothing the router reads
+// (Authorization, Host, X-Twilio-Signature, ...) may come from one.
+class RequestParser final : public http::request_parser<http::string_body> {
+ public:
+  // The error was header_limit because one field was over kMaxFieldBytes.
+  bool field_too_large() const { return field_too_large_; }
+  // The error was header_limit because the trailer was over the header limit.
+  bool trailer_too_large() const { return trailer_too_large_; }
+  void trailer_limit(size_t bytes) { trailer_limit_ = bytes; }
+
+ private:
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    if (name_string.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+      field_too_large_ = true;
+      ec = http::error::header_limit;
+      return;
+    }
+    if (!is_header_done()) return get().insert(name, name_string, value);
+    trailer_bytes_ += name_string.size() + value.size() + 4;
+    if (trailer_bytes_ > trailer_limit_) {
+      trailer_too_large_ = true;
+      ec = http::error::header_limit;
+    }
+  }
+
+  size_t trailer_limit_ = 0;
+  size_t trailer_bytes_ = 0;
+  bool field_too_large_ = false;
+  bool trailer_too_large_ = false;
+};
+
 HttpResponse PlainError(int status, std::string_view code, std::string_view message) {
   HttpResponse r;
   r.status = status;
@@ -115,7 +153,13 @@ struct HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(HttpServer::Impl* server, uint64_t id, Socket socket)
-      : server_(server), id_(id), socket_(std::move(socket)), timer_(socket_.get_executor()) {
+      : server_(server),
+        id_(id),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        // Bounds what Beast buffers to find the end of a chunked body's trailer, which its
+        // header limit does not cover.
+        buffer_(server->options.max_header_bytes + kReadSize) {
     buffer_.reserve(kReadSize);
     beast::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
@@ -155,6 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(uint32_t(server_->options.max_header_bytes));
+    parser_->trailer_limit(server_->options.max_header_bytes);
     reading_ = true;
     SetDeadline(server_->options.idle_timeout);
     http::async_read_header(
@@ -173,6 +218,22 @@ class Session : public std::enable_shared_from_this<Session> {
       header_bytes += field.name_string().size() + field.value().size() + 4;
     if (header_bytes > server_->options.max_header_bytes) {
       return OnReadError(http::error::header_limit);
+    }
+    // Framing a proxy in front may read otherwise (request smuggling) is refused. Beast leaves
+    // the body of "chunked, gzip" or "xchunked" unread, to be parsed as the next request; it
+    // refuses chunked with Content-Length itself (400).
+    size_t encodings = req.count(http::field::transfer_encoding);
+    if (encodings > 1 ||
+        (encodings == 1 && !beast::iequals(req[http::field::transfer_encoding], "chunked"))) {
+      return WriteFinal(PlainError(501, "not_implemented",
+                                   "Transfer-Encoding other than chunked is not supported"));
+    }
+    // RFC 9112 3.2: a request of HTTP/1.1 names exactly one Host.
+    size_t hosts = req.count(http::field::host);
+    if ((req.version() >= 11 && hosts == 0) || hosts > 1) {
+      return WriteFinal(PlainError(
+          400, "bad_request",
+          hosts == 0 ? "HTTP/1.1 request without a Host header" : "more than one Host header"));
     }
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue") &&
@@ -201,7 +262,19 @@ class Session : public std::enable_shared_from_this<Session> {
                                    "request body is larger than " +
                                        std::to_string(server_->options.max_body_bytes) + " bytes"));
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit && parser_->field_too_large()) {
+      return WriteFinal(PlainError(431, "headers_too_large",
+                                   "a request header or trailer field is larger than " +
+                                       std::to_string(kMaxFieldBytes) + " bytes"));
+    }
+    if (parser_->trailer_too_large() ||
+        (ec == http::error::buffer_overflow && parser_->is_header_done())) {
+      return WriteFinal(PlainError(431, "headers_too_large",
+                                   "the chunked body's trailer is larger than " +
+                                       std::to_string(server_->options.max_header_bytes) +
+                                       " bytes"));
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return WriteFinal(PlainError(431, "headers_too_large",
                                    "request headers are larger than " +
                                        std::to_string(server_->options.max_header_bytes) +
@@ -243,6 +316,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A response after which the connection closes (the request could not be read whole).
   void WriteFinal(HttpResponse r) {
+    reading_ = false;
     keep_alive_ = false;
     linger_ = true;
     version_ = 11;
@@ -274,7 +348,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (has_body) AppendField("Content-Length", std::to_string(r.body.size()));
     head_ += "\r\n";
     body_ = std::move(r.body);
-    if (!has_body) body_.clear();
+    // A HEAD response says the body's length but sends none (RFC 9110 9.3.2): a client reads
+    // no body after it, so one sent would be read as the next response.
+    if (!has_body || request_.method == "HEAD") body_.clear();
     std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
     SetDeadline(server_->options.request_timeout);
     asio::async_write(socket_, buffers,
@@ -349,7 +425,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::time_point armed_ = Clock::time_point::max();  // when the pending wait ends
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   HttpRequest request_;
   std::string remote_address_;
   std::string head_;     // the response head being written
@@ -484,7 +560,19 @@ uint16_t HttpServer::port() const {
 void HttpServer::Start() {
   impl_->Accept();
   for (auto& context : impl_->contexts) {
-    impl_->threads.emplace_back([c = context.get()] { c->run(); });
+    impl_->threads.emplace_back([c = context.get()] {
+      // An exception out of a handler (Beast throws on what its parser should have refused)
+      // unwinds that one operation, whose handler owns its connection: the connection closes,
+      // and the thread goes on serving the others.
+      while (true) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("connection closed after an error in the HTTP layer: {}", e.what());
+        }
+      }
+    });
   }
 }
 

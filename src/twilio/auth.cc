@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -95,22 +96,21 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
 
 // ---- TokenValidator -------------------------------------------------------------------------
 
-struct TokenValidator::State {
+namespace {
+
+// A bounded cache of verdicts by token key, least recently used evicted first. Guarded by the
+// State's mutex.
+struct VerdictCache {
   struct Entry {
-    Check check;
+    TokenValidator::Check check;
     int64_t expires_at_ms = 0;
     std::list<std::string>::iterator lru;
   };
-  TwilioClient* client = nullptr;
   size_t max_entries = 0;
-  int64_t invalid_ttl_ms = 0;
-
-  std::mutex mu;  // guards the cache only; never held while Twilio is asked
   std::unordered_map<std::string, Entry> entries;
   std::list<std::string> lru;  // most recently used first
 
-  bool Lookup(const std::string& key, Check& out) {
-    std::lock_guard<std::mutex> lock(mu);
+  bool Lookup(const std::string& key, TokenValidator::Check& out) {
     auto it = entries.find(key);
     if (it == entries.end()) return false;
     if (it->second.expires_at_ms <= NowMs()) {
@@ -124,9 +124,8 @@ struct TokenValidator::State {
     return true;
   }
 
-  void Store(const std::string& key, const Check& check, int64_t expires_at_ms) {
+  void Store(const std::string& key, const TokenValidator::Check& check, int64_t expires_at_ms) {
     if (max_entries == 0 || expires_at_ms <= NowMs()) return;
-    std::lock_guard<std::mutex> lock(mu);
     if (auto it = entries.find(key); it != entries.end()) {
       lru.erase(it->second.lru);
       entries.erase(it);
@@ -140,10 +139,36 @@ struct TokenValidator::State {
   }
 };
 
-TokenValidator::TokenValidator(TwilioClient& client, size_t max_entries, int64_t invalid_ttl_ms)
+}  // namespace
+
+struct TokenValidator::State {
+  TwilioClient* client = nullptr;
+  int64_t invalid_ttl_ms = 0;
+  size_t max_twilio_checks = 0;
+  std::atomic<size_t> twilio_checks{0};  // Twilio asks in progress
+
+  std::mutex mu;  // guards the caches only; never held while Twilio is asked
+  // Apart, so that a flood of unknown tokens cannot evict the tokens of signed-in users.
+  VerdictCache valid;
+  VerdictCache invalid;
+
+  bool Lookup(const std::string& key, Check& out) {
+    std::lock_guard<std::mutex> lock(mu);
+    return valid.Lookup(key, out) || invalid.Lookup(key, out);
+  }
+  void Store(const std::string& key, const Check& check, int64_t expires_at_ms) {
+    std::lock_guard<std::mutex> lock(mu);
+    (check.verdict == Verdict::kValid ? valid : invalid).Store(key, check, expires_at_ms);
+  }
+};
+
+TokenValidator::TokenValidator(TwilioClient& client, size_t max_entries, int64_t invalid_ttl_ms,
+                               size_t max_invalid_entries, size_t max_twilio_checks)
     : state_(std::make_unique<State>()) {
+  state_->max_twilio_checks = max_twilio_checks;
   state_->client = &client;
-  state_->max_entries = max_entries;
+  state_->valid.max_entries = max_entries;
+  state_->invalid.max_entries = max_invalid_entries;
   state_->invalid_ttl_ms = invalid_ttl_ms;
 }
 
@@ -159,7 +184,16 @@ TokenValidator::Check TokenValidator::Validate(const std::string& token) {
   std::string key = TokenKey(token);
   if (state_->Lookup(key, check)) return check;
 
+  if (state_->twilio_checks.fetch_add(1) >= state_->max_twilio_checks) {
+    state_->twilio_checks.fetch_sub(1);
+    check.verdict = Verdict::kUnavailable;
+    check.message = "too many token checks waiting for Twilio (" +
+                    std::to_string(state_->max_twilio_checks) + "): retry shortly";
+    check.cached = true;  // Twilio was not asked
+    return check;
+  }
   TwilioResponse r = state_->client->ValidateToken(token);
+  state_->twilio_checks.fetch_sub(1);
   bool answered = r.http_status >= 200 && r.http_status < 300 && r.body.is_object();
   if (!answered) {
     // Our own credentials rejected (401/403/404) is as much an outage as a 5xx: the token is

@@ -21,8 +21,12 @@ struct FlexIdentity {
 };
 
 // Validates Flex user tokens through TwilioClient::ValidateToken. Valid answers are cached until
-// the token expires; invalid ones for a short time, so a bad token cannot flood Twilio.
-// Thread-safe.
+// the token expires (at most max_entries); invalid ones for invalid_ttl_ms (at most
+// max_invalid_entries, apart from the valid ones, so that a flood of unknown tokens cannot evict
+// a signed-in user's), so a bad token sent again does not reach Twilio. At most
+// max_twilio_checks tokens are asked about at once; past that Validate answers kUnavailable at
+// once, so a flood of made-up tokens while Twilio is slow holds no more threads than that, and
+// cached tokens are still answered. Thread-safe.
 class TokenValidator {
  public:
   enum class Verdict {
@@ -34,11 +38,13 @@ class TokenValidator {
     Verdict verdict = Verdict::kInvalid;
     FlexIdentity identity;
     std::string message;  // why, in words, for the log and the response
-    bool cached = false;
+    bool cached = false;  // answered without asking Twilio: from the cache, or refused as busy
   };
 
+  static constexpr size_t kMaxTwilioChecks = 8;
   explicit TokenValidator(TwilioClient& client, size_t max_entries = 10000,
-                          int64_t invalid_ttl_ms = 5000);
+                          int64_t invalid_ttl_ms = 30000, size_t max_invalid_entries = 10000,
+                          size_t max_twilio_checks = kMaxTwilioChecks);
   ~TokenValidator();
   Check Validate(const std::string& token);
 

@@ -544,3 +544,232 @@ TEST_CASE("attack: out of file descriptors, the server waits instead of spinning
   int exit_code = s.Stop();
   CHECK_MESSAGE(exit_code == 0, s.process->stderr_text());
 }
+
+// ---- issue 23: inputs that ended the process, request smuggling, auth in trailers, floods ----
+
+namespace {
+
+const std::string kDecideHead =
+    "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+
+// A chunked request for /v1/decide whose body is kTask and whose trailer is `trailer` (fields,
+// each ending in CRLF).
+std::string ChunkedWithTrailer(const std::string& headers, const std::string& trailer) {
+  std::stringstream size;
+  size << std::hex << kTask.size();
+  return kDecideHead + headers + "Transfer-Encoding: chunked\r\n\r\n" + size.str() + "\r\n" +
+         kTask + "\r\n0\r\n" + trailer + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("attack: issue 23 — oversized trailers and fields are refused, the process lives") {
+  SUBCASE("default flags: a 70 KB trailer field, and trailers over the header limit in total") {
+    Serve s({});
+    // Beast threw length_error from its fields container: the process aborted (exit 134).
+    HttpReply big_field =
+        Raw(s.port, ChunkedWithTrailer("", "X-Big: " + std::string(70000, 'a') + "\r\n"));
+    CHECK(big_field.status == 431);
+    CHECK(ErrorMessage(big_field) == "the chunked body's trailer is larger than 16384 bytes");
+    CHECK(big_field.header("connection") == "close");
+    // 20 KB of small trailer fields: past the 16 KiB header limit.
+    std::string many;
+    for (int i = 0; i < 200; ++i)
+      many += "X-T" + std::to_string(i) + ": " + std::string(90, 'v') + "\r\n";
+    HttpReply many_fields = Raw(s.port, ChunkedWithTrailer("", many));
+    CHECK(many_fields.status == 431);
+    CHECK(ErrorMessage(many_fields) == "the chunked body's trailer is larger than 16384 bytes");
+    // A trailer that never ends (9 MB were buffered before): cut near the limit.
+    HttpClient endless(s.port);
+    std::string start = ChunkedWithTrailer("", "");
+    REQUIRE(endless.SendRaw(start.substr(0, start.size() - 2) + "X-Endless: "));
+    bool refused = false;
+    for (int i = 0; i < 512 && !refused; ++i) refused = !endless.SendRaw(std::string(1024, 'b'));
+    HttpReply r = endless.ReadReply();
+    CHECK((refused || r.status == 431));
+    CHECK(s.process->stderr_text().find("error in the HTTP layer") == std::string::npos);
+    CheckStillDeciding(s.port);
+    CHECK(s.Stop() == 0);
+  }
+  SUBCASE("--max-header-bytes 200000: one 70 KB header or trailer field") {
+    Serve s({}, {"--max-header-bytes", "200000"});
+    HttpReply big = Raw(s.port, kDecideHead + "X-Big: " + std::string(70000, 'a') +
+                                    "\r\nContent-Length: 2\r\n\r\n{}");
+    CHECK(big.status == 431);
+    CHECK(ErrorMessage(big) == "a request header or trailer field is larger than 65533 bytes");
+    HttpReply big_trailer =
+        Raw(s.port, ChunkedWithTrailer("", "X-Big: " + std::string(70000, 'a') + "\r\n"));
+    CHECK(big_trailer.status == 431);
+    CHECK(ErrorMessage(big_trailer) ==
+          "a request header or trailer field is larger than 65533 bytes");
+    // A header block that large made of fields Beast can hold is still accepted.
+    std::string fields;
+    for (int i = 0; i < 3; ++i)
+      fields += "X-B" + std::to_string(i) + ": " + std::string(40000, 'a') + "\r\n";
+    HttpClient c(s.port);
+    REQUIRE(c.SendRaw(kDecideHead + fields + "Content-Length: " + std::to_string(kTask.size()) +
+                      "\r\n\r\n" + kTask));
+    CHECK(c.ReadReply().status == 200);
+    CheckStillDeciding(s.port);
+    CHECK(s.Stop() == 0);
+  }
+}
+
+TEST_CASE("attack: issue 23 — request smuggling through Transfer-Encoding, HEAD, Host") {
+  Serve s({"RECRULES_API_TOKENS=admin-token"});
+  const std::string auth = "Authorization: Bearer admin-token\r\n";
+  // A request hidden in the body: run as the next request when the body was not read as one.
+  const std::string hidden =
+      "POST /v1/admin/reload HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n";
+  auto smuggle = [&](const std::string& framing) {
+    HttpClient c(s.port, 2000);
+    REQUIRE(c.SendRaw(kDecideHead + auth + framing + "\r\n" + hidden));
+    HttpReply first = c.ReadReply();
+    HttpReply second = c.ReadReply();
+    CHECK(second.status == 0);  // the hidden reload was not answered, so not run
+    return first;
+  };
+  for (const char* te : {"chunked, gzip", "xchunked", "gzip", "gzip, chunked", "chunked;q=1"}) {
+    CAPTURE(te);
+    HttpReply r = smuggle(std::string("Transfer-Encoding: ") + te + "\r\n");
+    CHECK(r.status == 501);
+    CHECK(ErrorMessage(r) == "Transfer-Encoding other than chunked is not supported");
+    CHECK(r.header("connection") == "close");
+  }
+  HttpReply two = smuggle("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n");
+  CHECK(two.status == 501);
+  // With Content-Length too, in either order.
+  const std::string cl = "Content-Length: " + std::to_string(hidden.size()) + "\r\n";
+  CHECK(smuggle("Transfer-Encoding: chunked\r\n" + cl).status == 400);
+  CHECK(smuggle(cl + "Transfer-Encoding: chunked\r\n").status == 400);
+  CHECK(smuggle("Transfer-Encoding: gzip\r\n" + cl).status == 501);
+  HttpClient c(s.port);
+  std::string metrics = c.Request("GET", "/metrics").body;
+  CHECK(metrics.find("recrules_policy_reloads_total{trigger=\"api\"") == std::string::npos);
+  CHECK(s.process->stderr_text().find("policy reloaded (api)") == std::string::npos);
+
+  SUBCASE("HEAD: the length, no body") {
+    HttpClient k(s.port);
+    HttpReply head = k.Request("HEAD", "/healthz");
+    CHECK(head.status == 405);
+    CHECK(head.header("content-length") != "0");
+    // The next response on the connection is read whole: no body was left before it.
+    HttpReply next = k.Request("GET", "/healthz");
+    CHECK(next.status == 200);
+    CHECK(Body(next)["status"] == "ok");
+  }
+  SUBCASE("Host: required in HTTP/1.1, at most one") {
+    HttpReply none = Raw(s.port, "GET /healthz HTTP/1.1\r\n\r\n");
+    CHECK(none.status == 400);
+    CHECK(ErrorMessage(none) == "HTTP/1.1 request without a Host header");
+    HttpReply twice = Raw(s.port, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    CHECK(twice.status == 400);
+    CHECK(ErrorMessage(twice) == "more than one Host header");
+    CHECK(Raw(s.port, "GET /healthz HTTP/1.0\r\n\r\n").status == 200);
+  }
+  CheckStillDeciding(s.port, {{"Authorization", "Bearer admin-token"}});
+  CHECK(s.Stop() == 0);
+}
+
+TEST_CASE("attack: issue 23 — credentials in a chunked trailer do not count") {
+  SUBCASE("a static API token") {
+    Serve s({"RECRULES_API_TOKENS=service-token"});
+    HttpReply r = Raw(s.port, ChunkedWithTrailer("", "Authorization: Bearer service-token\r\n"));
+    CHECK(r.status == 401);
+    // Nor does a trailer make a second Authorization beside the header's.
+    HttpReply with_header =
+        Raw(s.port, ChunkedWithTrailer("Authorization: Bearer service-token\r\n",
+                                       "Authorization: Bearer x\r\n"));
+    CHECK(with_header.status == 200);
+    CHECK(s.Stop() == 0);
+    CHECK(s.LogLines("decision").size() == 1);
+  }
+  SUBCASE("a Flex token, X-Twilio-Signature") {
+    TwilioServe t;
+    Serve& s = *t.serve;
+    CHECK(Raw(s.port, ChunkedWithTrailer("", "Authorization: Bearer tok-alice\r\n")).status == 401);
+    Fields ignored = {{"EventType", "task.created"}, {"TaskSid", kTaskSid}};
+    const std::string target = "/v1/taskrouter/events";
+    const std::string body = Form(ignored);
+    std::stringstream size;
+    size << std::hex << body.size();
+    HttpReply r = Raw(
+        s.port, "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port) +
+                    "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n" +
+                    size.str() + "\r\n" + body +
+                    "\r\n0\r\nX-Twilio-Signature: " + Sign(s.url(target), ignored) + "\r\n\r\n");
+    CHECK(r.status == 403);
+    CHECK(ErrorMessage(r) == "missing X-Twilio-Signature");
+    CHECK(t.fake.RequestsTo("/Tokens/validate").empty());
+    CHECK(s.Stop() == 0);
+  }
+}
+
+TEST_CASE("attack: issue 23 — RECRULES_API_TOKENS without a token refuses to start") {
+  TempDir dir;
+  dir.Write("policy/policy.json", kPolicy);
+  for (const char* tokens : {"", ",", "  ", " , ", "good,,other", "good,"}) {
+    CAPTURE(tokens);
+    ServeProcess p(dir.path(), {"--policy", dir.path() + "/policy", "--listen", "127.0.0.1:0"},
+                   {std::string("RECRULES_API_TOKENS=") + tokens});
+    REQUIRE(p.Exited(10000));
+    CHECK(p.exit_code() != 0);
+    CHECK(p.stderr_text().find("RECRULES_API_TOKENS") != std::string::npos);
+    CHECK(p.stderr_text().find("listening on") == std::string::npos);
+  }
+}
+
+TEST_CASE("attack: issue 23 — unknown Flex tokens while Twilio is slow do not hold up a reload") {
+  FakeTwilio fake(kScript);
+  Serve s({"TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
+           "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
+           "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
+           "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(), "RECRULES_API_TOKENS=admin-token"},
+          {"--workers", "2"});
+  fake.Seed({{"tokens", {{"tok-alice", {{"valid", true}, {"identity", "alice"}}}}}});
+  HttpClient alice(s.port, 5000);
+  const Headers alice_auth = {{"Authorization", "Bearer tok-alice"}};
+  REQUIRE(alice.Request("POST", "/v1/decide", kTask, alice_auth).status == 200);
+  // Every token check takes 1 s: with the checks on the worker pool, 40 of them held its two
+  // threads for 20 s, and a reload waited behind them.
+  fake.Fault({{"path", "/Tokens/validate"}, {"delay_ms", 1000}, {"count", 100}});
+  std::vector<std::unique_ptr<HttpClient>> flood;
+  for (int i = 0; i < 40; ++i) {
+    flood.push_back(std::make_unique<HttpClient>(s.port, 10000));
+    const std::string req = kDecideHead + "Authorization: Bearer random-" + std::to_string(i) +
+                            "\r\nContent-Length: " + std::to_string(kTask.size()) + "\r\n\r\n" +
+                            kTask;
+    REQUIRE(flood.back()->SendRaw(req));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpClient admin(s.port, 5000);
+  auto start = Clock::now();
+  HttpReply reload =
+      admin.Request("POST", "/v1/admin/reload", "", {{"Authorization", "Bearer admin-token"}});
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+  CHECK(reload.status == 200);
+  CHECK(took < 1.0);
+  MESSAGE("reload during the flood answered in " << took << " s");
+  // A signed-in user's cached token is still answered at once.
+  start = Clock::now();
+  CHECK(alice.Request("POST", "/v1/decide", kTask, alice_auth).status == 200);
+  CHECK(std::chrono::duration<double>(Clock::now() - start).count() < 1.0);
+  // Past 8 checks waiting for Twilio the flood is answered 503 at once; the 8 get 403.
+  int unavailable = 0;
+  std::vector<std::string> checked;  // tokens Twilio was asked about
+  for (size_t i = 0; i < flood.size(); ++i) {
+    HttpReply r = flood[i]->ReadReply();
+    unavailable += r.status == 503;
+    if (r.status == 403) checked.push_back("random-" + std::to_string(i));
+  }
+  CHECK(unavailable == 32);
+  REQUIRE(checked.size() == 8);
+  CHECK(fake.RequestsTo("/Tokens/validate").size() == 9);
+  // An unknown token sent again is answered from the cache of invalid tokens, not Twilio.
+  HttpClient again(s.port);
+  CHECK(again.Request("POST", "/v1/decide", kTask, {{"Authorization", "Bearer " + checked[0]}})
+            .status == 403);
+  CHECK(fake.RequestsTo("/Tokens/validate").size() == 9);
+  CHECK(s.Stop() == 0);
+}

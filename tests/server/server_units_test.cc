@@ -2,6 +2,7 @@
 // calls.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "server/form.h"
 #include "server/known_calls.h"
 #include "server/metrics.h"
+#include "server/token_checks.h"
 #include "test_util.h"
 
 using namespace recrules::server;
@@ -40,8 +42,39 @@ TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
   }
 }
 
+TEST_CASE("token checks: at most max_in_flight wait or run; more are refused, not queued") {
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  TokenChecks checks(/*threads=*/1, /*max_in_flight=*/2);
+  auto blocked = [&] {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ++ran;
+  };
+  CHECK(checks.TryPost(blocked));  // runs, waits
+  CHECK(checks.TryPost(blocked));  // queued behind it
+  CHECK_FALSE(checks.TryPost(blocked));
+  release = true;
+  checks.Join();
+  CHECK(ran == 2);
+}
+
 TEST_CASE("access rules") {
-  CHECK(SplitTokens(" a, b ,,c ") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(*ParseApiTokens(" a, b ,\tc ") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(*ParseApiTokens("one") == std::vector<std::string>{"one"});
+  // Issue 23: an empty list or an empty item is refused, not dropped (it opened every route).
+  for (const char* none : {"", ",", " ", " , ", ",,"}) {
+    CAPTURE(none);
+    auto parsed = ParseApiTokens(none);
+    REQUIRE_FALSE(parsed.ok());
+  }
+  CHECK(ParseApiTokens(" ").status().message() ==
+        "RECRULES_API_TOKENS is set but holds no token: list tokens separated by commas, or unset "
+        "it");
+  CHECK(ParseApiTokens(",").status().message() ==
+        "RECRULES_API_TOKENS: item 1 of 2 is empty (two commas in a row, or a comma at an end)");
+  CHECK(ParseApiTokens("a,,b").status().message() ==
+        "RECRULES_API_TOKENS: item 2 of 3 is empty (two commas in a row, or a comma at an end)");
+  CHECK_FALSE(ParseApiTokens("a,").ok());
   CHECK(IsLoopbackHost("127.0.0.1"));
   CHECK(IsLoopbackHost("127.5.6.7"));
   CHECK(IsLoopbackHost("::1"));

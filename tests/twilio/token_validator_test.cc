@@ -131,6 +131,16 @@ TEST_CASE("tokens: valid, invalid and expired verdicts, and the cache") {
     CHECK_FALSE(validator.Validate("t2").cached);
     CHECK(Validations(fake) == 4);
   }
+  SUBCASE("issue 23: unknown tokens do not evict a valid one; they have a bound of their own") {
+    TokenValidator validator(client, /*max_entries=*/2, /*invalid_ttl_ms=*/60000,
+                             /*max_invalid_entries=*/3);
+    CHECK(validator.Validate("good").verdict == Verdict::kValid);
+    for (int i = 0; i < 5; ++i) validator.Validate("random-" + std::to_string(i));
+    CHECK(validator.Validate("good").cached);
+    CHECK(validator.Validate("random-4").cached);
+    CHECK_FALSE(validator.Validate("random-0").cached);  // evicted: three invalid kept
+    CHECK(Validations(fake) == 7);
+  }
 }
 
 TEST_CASE("tokens: Twilio unavailable is never cached") {
@@ -177,6 +187,37 @@ TEST_CASE("tokens: Twilio unavailable is never cached") {
     CHECK(c.verdict == Verdict::kUnavailable);
     CHECK(c.message == "Twilio token validation unavailable: 20003 Authenticate");
   }
+}
+
+TEST_CASE("tokens: issue 23 — at most max_twilio_checks ask Twilio at once") {
+  FakeTwilio fake(kScript);
+  TwilioClient client(ConfigFor(fake, kValidatorRetries));
+  fake.Seed({{"tokens", {{"good", {{"identity", "alice"}}}}}});
+  TokenValidator validator(client, 100, 60000, 100, /*max_twilio_checks=*/2);
+  REQUIRE(validator.Validate("good").verdict == Verdict::kValid);
+  fake.Fault({{"path", "/Tokens/validate"}, {"delay_ms", 600}, {"count", 10}});
+  std::vector<TokenValidator::Check> checks(2);
+  std::vector<std::thread> slow;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    slow.emplace_back([&, i] { checks[i] = validator.Validate("made-up-" + std::to_string(i)); });
+  }
+  // Both slow checks are waiting for Twilio: a third is refused at once, a cached one answered.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Validations(fake) < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(Validations(fake) == 3);
+  auto start = std::chrono::steady_clock::now();
+  auto busy = validator.Validate("made-up-2");
+  CHECK(busy.verdict == Verdict::kUnavailable);
+  CHECK(busy.message == "too many token checks waiting for Twilio (2): retry shortly");
+  CHECK(validator.Validate("good").verdict == Verdict::kValid);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300));
+  for (auto& t : slow) t.join();
+  for (const auto& c : checks) CHECK(c.verdict == Verdict::kInvalid);
+  // Once they are answered, Twilio is asked again.
+  CHECK(validator.Validate("made-up-2").verdict == Verdict::kInvalid);
+  CHECK(Validations(fake) == 4);
 }
 
 TEST_CASE("tokens: many threads share one validator") {
