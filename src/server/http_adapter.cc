@@ -11,11 +11,10 @@
 #include <ctime>
 #include <deque>
 #include <mutex>
-#include <unordered_set>
 
 #include "server/form.h"
 #include "server/json_text.h"
-#include "server/known_calls.h"
+#include "server/memory_call_store.h"
 #include "server/recording_actions.h"
 
 namespace recrules::server {
@@ -130,36 +129,6 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
 
 }  // namespace
 
-// The reservations whose reservation.accepted was handled. TaskRouter accepts a reservation
-// once, so a second callback for it is a replay (an attacker resending a signed request, whose
-// signature carries no time) or a retry: it must not start a second recording. Keeps the most
-// recent kKeep reservations. Thread-safe.
-class AcceptedReservations {
- public:
-  static constexpr size_t kKeep = 100000;
-  // True the first time `reservation_sid` is seen.
-  bool Insert(const std::string& reservation_sid) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!seen_.insert(reservation_sid).second) return false;
-    order_.push_back(reservation_sid);
-    if (order_.size() > kKeep) {
-      seen_.erase(order_.front());
-      order_.pop_front();
-    }
-    return true;
-  }
-  // Forgets a reservation whose decision failed, so Twilio's retry is handled.
-  void Erase(const std::string& reservation_sid) {
-    std::lock_guard<std::mutex> lock(mu_);
-    seen_.erase(reservation_sid);
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_set<std::string> seen_;
-  std::deque<std::string> order_;
-};
-
 struct HttpAdapter::Impl {
   Engine* engine;
   Metrics* metrics;
@@ -169,8 +138,8 @@ struct HttpAdapter::Impl {
   RecordingActions* recording;
   boost::asio::thread_pool workers;
   int reload_listener = 0;
-  AcceptedReservations accepted;
-  KnownCalls known_calls;
+  // What is known about calls: tasks by SID, reservations accepted, legs' recordings.
+  std::unique_ptr<CallStore> calls;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -180,7 +149,8 @@ struct HttpAdapter::Impl {
         options(std::move(o)),
         recording(r),
         workers(size_t(std::max(1, options.worker_threads))),
-        known_calls(r != nullptr ? options.known_calls : 0, options.parse_limits) {}
+        calls(std::make_unique<MemoryCallStore>(r != nullptr ? options.known_calls : 0,
+                                                options.parse_limits)) {}
 
   // Adds the CORS headers the request's Origin is entitled to, and sends.
   void Reply(Exchange& ex, HttpResponse r, const Route* route) {
@@ -241,6 +211,14 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
   const Route* route = FindRoute(req.path());
   if (route == nullptr) {
     return ReplyError(ex, nullptr, 404, "not_found", "no route for " + std::string(req.path()));
+  }
+  // A browser that may not read the answer must not cause an action: it would report a
+  // network error, and the template's ApiService would retry ten times.
+  if (std::string_view origin = req.Header("origin");
+      !origin.empty() && AllowedOrigin(access, origin).empty()) {
+    return ReplyError(ex, route, 403, "forbidden",
+                      "Origin " + std::string(origin) +
+                          " is not allowed: add it with --cors-origin (nothing was done)");
   }
   if (req.method == "OPTIONS") return Preflight(ex, *route);
   if (req.method != route->method) {
@@ -400,7 +378,7 @@ void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
   Status s = engine->Decide(req.body, options, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
   // So that a later Flex recording request on this call can be decided.
-  known_calls.RememberRequest(decision.call_sid, decision.conference_sid, req.body);
+  calls->RememberRequest(decision.call_sid, decision.conference_sid, req.body);
   HttpResponse r;
   r.body.reserve(512);
   decision.AppendJson(&r.body);
@@ -451,7 +429,7 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   auto task = Task::FromForm(*form, FormLimits(req));
   if (!task.ok()) return ReplyStatus(ex, &route, task.status());
   const std::string* reservation = FindField(*form, "ReservationSid");
-  if (reservation != nullptr && !accepted.Insert(*reservation)) {
+  if (reservation != nullptr && !calls->FirstAccept(*reservation)) {
     LogEventNotActedOn("duplicate_event", *event_type, task->task_sid(),
                        {{"reservationSid", *reservation}},
                        "reservation.accepted was already handled for this reservation: "
@@ -466,10 +444,10 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   Decision decision;
   Status s = engine->Decide(request, {}, &decision);
   if (!s.ok()) {
-    if (reservation != nullptr) accepted.Erase(*reservation);
+    if (reservation != nullptr) calls->ForgetAccept(*reservation);
     return ReplyStatus(ex, &route, s);
   }
-  known_calls.Remember(*task, &*form);
+  calls->Remember(*task, &*form);
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   json extra = {{"eventType", *event_type}};
@@ -480,9 +458,9 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
     // Answer TaskRouter now; the recording starts on a worker.
     boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
       // The leg recorded may be the worker's: Flex pauses name that call.
-      const std::string leg = recording->StartDualChannel(decision, task, fields);
-      known_calls.Remember(leg, task, &fields);
-      known_calls.SetLeg(task.task_sid(), leg);
+      const std::string leg = recording->StartDualChannel(decision, task, fields, *calls);
+      calls->Remember(leg, task, &fields);
+      calls->SetLeg(task.task_sid(), leg);
     });
   }
   json body = {{"received", true},
@@ -505,13 +483,25 @@ void HttpAdapter::Impl::LogEventNotActedOn(const char* type, std::string_view ev
   decision_log->Append(DumpJson(fields));
 }
 
-// TaskRouter's Timestamp field (when the event was sent), 0 when absent or not a number.
-int64_t EventTimestamp(const std::string* field) {
+namespace {
+
+// A positive decimal number, 0 when absent or not one.
+int64_t PositiveNumber(const std::string* field) {
   int64_t value = 0;
   if (field == nullptr) return 0;
   auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
   return ec == std::errc() && end == field->data() + field->size() && value > 0 ? value : 0;
 }
+
+// When TaskRouter sent the event, in milliseconds: TimestampMs, else Timestamp (seconds); 0
+// when neither is there. Two events within one second are ordered only by TimestampMs.
+int64_t EventOrder(const FormFields& form) {
+  if (int64_t ms = PositiveNumber(FindField(form, "TimestampMs"))) return ms;
+  const int64_t seconds = PositiveNumber(FindField(form, "Timestamp"));
+  return seconds > 0 && seconds < INT64_MAX / 1000 ? seconds * 1000 : 0;
+}
+
+}  // namespace
 
 // A voice task's attributes changed (a payment IVR began, capture ended): the update event is
 // put to the policy, and the recording follows: paused while the decision says pause, resumed
@@ -522,16 +512,17 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
   Decision decision;
   Status s = engine->Decide(Request{Event::kUpdate, *task}, {}, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
-  known_calls.Remember(*task, &form);
+  calls->Remember(*task, &form);
   std::string decision_json = decision.ToJson();
   metrics->CountDecision(decision);
   LogDecision(decision_json, "taskrouter", json{{"eventType", "task.updated"}});
   const char* change = "unchanged";
   if (recording != nullptr && decision.action != Action::kSkip) {
     const bool pause = decision.action == Action::kPause;
-    const std::string* timestamp = FindField(form, "Timestamp");
-    switch (known_calls.WantPaused(task->task_sid(), pause, EventTimestamp(timestamp))) {
-      case KnownCalls::Want::kStale:
+    const std::string* timestamp = FindField(form, "TimestampMs");
+    if (timestamp == nullptr) timestamp = FindField(form, "Timestamp");
+    switch (calls->WantPaused(task->task_sid(), pause, EventOrder(form))) {
+      case CallStore::Want::kStale:
         change = "stale";
         LogEventNotActedOn(
             "stale_event", "task.updated", task->task_sid(),
@@ -539,9 +530,9 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
             "task.updated sent before one already applied to this task (out of "
             "order or replayed): the recording is not changed");
         break;
-      case KnownCalls::Want::kAsIs:
+      case CallStore::Want::kAsIs:
         break;
-      case KnownCalls::Want::kRunReconciler:
+      case CallStore::Want::kRunReconciler:
         change = pause ? "pausing" : "resuming";
         boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
         break;
@@ -557,11 +548,11 @@ void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const Form
 // On a worker: Twilio calls until the recording is as the latest decision wants.
 void HttpAdapter::Impl::Reconcile(const Decision& decision, const Task& task) {
   const std::string task_sid(task.task_sid());
-  while (std::optional<KnownCalls::Step> step = known_calls.NextStep(task_sid)) {
+  while (std::optional<CallStore::Step> step = calls->NextStep(task_sid)) {
     std::string changed;
-    const bool ok = recording->ApplyUpdate(decision, task, known_calls.LegOf(task_sid), step->pause,
+    const bool ok = recording->ApplyUpdate(decision, task, calls->LegOf(task_sid), step->pause,
                                            step->paused_sid, &changed);
-    known_calls.StepDone(task_sid, ok, step->pause ? changed : "");
+    calls->StepDone(task_sid, ok, step->pause ? changed : "");
     if (!ok) break;
   }
 }
@@ -602,7 +593,7 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
   // (a line that must be recorded in full) or a recording (an excluded call).
   std::optional<Decision> decision;
   const std::string& sid = request.on_call() ? request.call_sid : request.conference_sid;
-  if (std::optional<Task> task = known_calls.Find(sid)) {
+  if (std::optional<Task> task = calls->Find(sid)) {
     const Event event = op == FlexOperation::kCreateRecording ? Event::kAccept
                         : request.pause()                     ? Event::kPauseRequest
                                                               : Event::kResumeRequest;
@@ -628,7 +619,13 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
   auto shared = std::make_shared<Exchange>(std::move(ex));
   boost::asio::post(workers, [this, shared, &route, request = std::move(request), identity,
                               decision = std::move(decision)] {
-    Reply(*shared, recording->Flex(request, identity, decision ? &*decision : nullptr), &route);
+    HttpResponse answer =
+        recording->Flex(request, identity, decision ? &*decision : nullptr, *calls);
+    // The leg the plugin recorded is the one task.updated pauses (the worker's, say).
+    if (decision && request.op == FlexOperation::kCreateRecording && answer.status == 200) {
+      calls->SetLeg(decision->task_sid, request.call_sid);
+    }
+    Reply(*shared, std::move(answer), &route);
   });
 }
 
@@ -661,16 +658,17 @@ void HttpAdapter::Post(std::function<void()> job) {
 
 void HttpAdapter::StopWorkers() {
   impl_->workers.join();
-  impl_->known_calls.Close();
+  impl_->calls->Close();
 }
 
 Status HttpAdapter::OpenStateFile(const std::string& path) {
-  if (!path.empty() && !impl_->known_calls.enabled()) {
-    spdlog::warn("--state-file {}: not used: no calls are kept without Twilio credentials, or "
-                 "with --known-calls 0",
-                 path);
+  if (!path.empty() && !impl_->calls->enabled()) {
+    spdlog::warn(
+        "--state-file {}: not used: no calls are kept without Twilio credentials, or "
+        "with --known-calls 0",
+        path);
   }
-  return impl_->known_calls.OpenStateFile(path);
+  return impl_->calls->OpenStateFile(path);
 }
 
 }  // namespace recrules::server

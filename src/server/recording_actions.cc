@@ -104,11 +104,12 @@ void RecordingActions::Note(const char* source, const char* operation, const Twi
                             const std::string& decision_id, const std::string& task_sid,
                             const std::string& reservation_sid, const std::string& call_sid,
                             const std::string& conference_sid, const std::string& recording_sid,
-                            const std::string& identity) {
-  std::string result = r.ok                 ? "ok"
+                            const std::string& identity, bool from_store) {
+  std::string result = from_store           ? "already_recorded"
+                       : r.ok               ? "ok"
                        : r.http_status == 0 ? "unreachable"
                                             : "http_" + std::to_string(r.http_status);
-  metrics_->CountTwilioCall(operation, result);
+  if (!from_store) metrics_->CountTwilioCall(operation, result);
   if (!r.ok) {
     spdlog::warn("twilio {} failed ({} after {} attempt(s)): {}", operation, result, r.attempts,
                  TwilioFailureMessage(r));
@@ -127,7 +128,9 @@ void RecordingActions::Note(const char* source, const char* operation, const Twi
       {"conferenceSid", opt(conference_sid)},
       {"recordingSid", opt(recording_sid)},
       {"identity", opt(identity)},
-      {"result", r.ok ? "ok" : "error"},
+      {"result", from_store ? "already_recorded"
+                 : r.ok     ? "ok"
+                            : "error"},
       {"httpStatus", r.http_status},
       {"twilioErrorCode", r.error_code == 0 ? json(nullptr) : json(r.error_code)},
       {"message", r.ok ? json(nullptr) : json(TwilioFailureMessage(r))},
@@ -238,20 +241,81 @@ TwilioResponse RecordingActions::Send(const FlexRequest& request, const char* so
   return r;
 }
 
+TwilioResponse RecordingActions::RecordLegOnce(const std::string& leg, const char* source,
+                                               const Decision* decision,
+                                               const std::string& identity,
+                                               const std::string& conference_sid, CallStore& calls,
+                                               bool* existing) {
+  const std::string none;
+  const std::string decision_id = decision ? decision->id : none;
+  const std::string task_sid = decision ? decision->task_sid : none;
+  const std::string reservation_sid = decision ? decision->reservation_sid : none;
+  const auto wait = std::chrono::milliseconds(options_.claim_wait_ms);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  *existing = false;
+  for (;;) {
+    CallStore::Claim claim = calls.ClaimLeg(leg, wait);
+    if (claim.state == CallStore::Claim::State::kRecorded) {
+      *existing = true;
+      TwilioResponse r;
+      r.ok = true;
+      r.http_status = 200;
+      r.body = json::parse(claim.recording.twilio_json, nullptr, false);
+      if (!r.body.is_object()) r.body = json{{"sid", claim.recording.sid}, {"call_sid", leg}};
+      Note(source, "create_call_recording", r, decision_id, task_sid, reservation_sid, leg,
+           conference_sid, claim.recording.sid, identity, true);
+      return r;
+    }
+    if (claim.state == CallStore::Claim::State::kPending) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        TwilioResponse r;
+        r.http_status = 503;
+        r.message =
+            "a recording of call " + leg + " is being started by another request: ask again";
+        return r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    TwilioResponse r = client_.CreateCallRecording(leg);
+    const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+    if (r.ok && !recording_sid.empty()) {
+      calls.LegRecorded(leg, LegRecording{recording_sid, source, DumpJson(r.body)});
+    } else {
+      calls.ReleaseLeg(leg);
+    }
+    Note(source, "create_call_recording", r, decision_id, task_sid, reservation_sid, leg,
+         conference_sid, recording_sid, identity);
+    return r;
+  }
+}
+
 HttpResponse RecordingActions::Flex(FlexRequest request, const std::string& identity,
-                                    const Decision* decision) {
+                                    const Decision* decision, CallStore& calls) {
   // The policy, when it was consulted, says how a pause sounds (include_silence, or a rule).
   if (request.pause() && decision != nullptr) request.behavior = decision->pause_behavior;
-  std::string recording_sid;
-  TwilioResponse r = Send(request, "flex", decision, identity, &recording_sid);
-  if (!r.ok) {
-    return FlexAnswer(502, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
+  TwilioResponse r;
+  bool existing = false;
+  if (request.op == FlexOperation::kCreateRecording) {
+    r = RecordLegOnce(request.call_sid, "flex", decision, identity, "", calls, &existing);
+  } else {
+    std::string recording_sid;
+    r = Send(request, "flex", decision, identity, &recording_sid);
   }
-  return FlexAnswer(200, true, r.body, std::string(FlexOperationName(request.op)) + ": done");
+  if (!r.ok) {
+    // Twilio's own status, as the template's functions pass it (400 for 21220, 404 for 20404);
+    // 502 when Twilio did not answer.
+    const int status = r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502;
+    return FlexAnswer(status, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
+  }
+  return FlexAnswer(
+      200, true, r.body,
+      std::string(FlexOperationName(request.op)) +
+          (existing ? ": the call is already recorded; no second recording" : ": done"));
 }
 
 std::string RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
-                                               const FormFields& fields) {
+                                               const FormFields& fields, CallStore& calls) {
   const std::string* workspace = FindField(fields, "WorkspaceSid");
   const std::string workspace_sid = workspace ? *workspace : "";
   const std::string customer_leg(task.call_sid());
@@ -307,12 +371,13 @@ std::string RecordingActions::StartDualChannel(const Decision& decision, const T
          decision.reservation_sid, "", conference_sid, "", "");
     return "";
   }
-  TwilioResponse r = client_.CreateCallRecording(leg);
-  const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
-  Note("taskrouter", "create_call_recording", r, decision.id, decision.task_sid,
-       decision.reservation_sid, leg, conference_sid, recording_sid, "");
+  bool existing = false;
+  TwilioResponse r =
+      RecordLegOnce(leg, "taskrouter", &decision, "", conference_sid, calls, &existing);
   if (!r.ok) return "";
-  if (workspace_sid.empty()) return leg;
+  // Whoever started it wrote its media link (the plugin does after create-recording).
+  if (existing || workspace_sid.empty()) return leg;
+  const std::string recording_sid = StringAt(r.body, {"sid"});
   std::string start_time = StringAt(r.body, {"start_time"});
   if (start_time.empty()) start_time = StringAt(r.body, {"date_created"});
   MergeMediaAttributes(decision, workspace_sid, recording_sid, start_time, leg);

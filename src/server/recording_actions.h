@@ -15,6 +15,7 @@
 
 #include "recrules/decision.h"
 #include "recrules/task.h"
+#include "server/call_store.h"
 #include "server/decision_log.h"
 #include "server/form.h"
 #include "server/http_server.h"
@@ -55,6 +56,9 @@ struct RecordingActionsOptions {
   // wait between looks (the leg joins the conference shortly after the reservation is accepted).
   int worker_leg_attempts = 10;
   int worker_leg_interval_ms = 500;
+  // A request for a leg whose recording another request is starting waits for that one's
+  // answer this long (Twilio's timeouts and retries fit in it), then answers 503.
+  int claim_wait_ms = 30000;
 };
 
 class RecordingActions {
@@ -74,15 +78,18 @@ class RecordingActions {
   // (for the decision log), empty when a static token was used. `decision`, when the policy
   // was consulted and granted the operation, is named in the log line, and its pause behavior
   // is the one Twilio is given.
-  HttpResponse Flex(FlexRequest request, const std::string& identity,
-                    const Decision* decision = nullptr);
+  // A create names a leg: its one recording (CallStore::ClaimLeg) is answered when it has one,
+  // and started otherwise.
+  HttpResponse Flex(FlexRequest request, const std::string& identity, const Decision* decision,
+                    CallStore& calls);
 
   // After a reservation.accepted decision to record dual-channel: starts the recording on the
   // customer's or the worker's leg and merges the Flex Insights media link into the task's
   // attributes. `fields` are the callback's form fields (WorkspaceSid, TaskSid, ...).
   // Returns the SID of the call leg now recorded, empty when none was.
-  std::string StartDualChannel(const Decision& decision, const Task& task,
-                               const FormFields& fields);
+  // A leg that already has its recording (or is being recorded) is not recorded again.
+  std::string StartDualChannel(const Decision& decision, const Task& task, const FormFields& fields,
+                               CallStore& calls);
 
   // After a task.updated decision: pauses (`pause`) or resumes the task's recording. Under
   // dual-channel, the call recording on `leg` (the customer's call when empty); otherwise the
@@ -95,17 +102,24 @@ class RecordingActions {
   twilio::TwilioClient& client() { return client_; }
 
  private:
-  // Records a finished Twilio operation in the metrics and the decision log.
+  // Records a finished Twilio operation in the metrics and the decision log; `from_store`: an
+  // answer from the call store, with no Twilio call (logged as "already_recorded").
   void Note(const char* source, const char* operation, const twilio::TwilioResponse& response,
             const std::string& decision_id, const std::string& task_sid,
             const std::string& reservation_sid, const std::string& call_sid,
             const std::string& conference_sid, const std::string& recording_sid,
-            const std::string& identity);
+            const std::string& identity, bool from_store = false);
   // One recording operation against Twilio, noted (`source`, the decision that allowed it,
   // `identity`); *recording_sid is the recording changed (Twilio's SID, else the one asked for).
   twilio::TwilioResponse Send(const FlexRequest& request, const char* source,
                               const Decision* decision, const std::string& identity,
                               std::string* recording_sid);
+  // Starts the dual-channel recording of `leg` unless it has one: then `*existing` is set and
+  // the answer is the stored one (no Twilio call). Noted as Send does.
+  twilio::TwilioResponse RecordLegOnce(const std::string& leg, const char* source,
+                                       const Decision* decision, const std::string& identity,
+                                       const std::string& conference_sid, CallStore& calls,
+                                       bool* existing);
   bool MergeMediaAttributes(const Decision& decision, const std::string& workspace_sid,
                             const std::string& recording_sid, const std::string& start_time,
                             const std::string& call_sid);

@@ -201,9 +201,9 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(Body(bad_behavior)["message"] == "pauseBehavior: expected skip or silence, got \"loud\"");
     CHECK(f.fake.RequestsTo("/2010-04-01/").empty());
   }
-  SUBCASE("Twilio error 21220 is a 502 that says the call has ended") {
+  SUBCASE("Twilio error 21220 is Twilio's 400, saying the call has ended") {
     HttpReply r = PostForm(c, kPauseCall, {{"callSid", kEndedCall}, {"Token", "tok-alice"}});
-    CHECK(r.status == 502);
+    CHECK(r.status == 400);
     json b = Body(r);
     CHECK(b["success"] == false);
     CHECK(b["twilioErrorCode"] == 21220);
@@ -219,7 +219,7 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(f.fake.RequestsTo("/Recordings/").size() == 3);
     f.fake.Fault({{"method", "POST"}, {"path", "/Recordings"}, {"status", 503}, {"count", 3}});
     HttpReply failed = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
-    CHECK(failed.status == 502);
+    CHECK(failed.status == 503);  // Twilio's own status, as the template passes it
     CHECK(Body(failed)["success"] == false);
     std::string metrics = c.Request("GET", "/metrics").body;
     CHECK(metrics.find("recrules_twilio_calls_total{operation=\"pause_call_recording\",result="
@@ -365,7 +365,8 @@ TEST_CASE("flex endpoints: a call the server has decided on is put to the policy
       REQUIRE(DecideOn(c, VoiceTask("Sales", kSalesCall, "")).status == 200);
     }
     f.Restart();
-    CHECK(f.serve->stderr_text().find("3 call and conference SIDs and 0 recordings restored") !=
+    CHECK(f.serve->stderr_text().find(
+              "3 call and conference SIDs, 0 recorded legs and 0 recordings restored") !=
           std::string::npos);
     HttpClient c(f.port);
     f.fake.ClearRequests();
@@ -745,7 +746,8 @@ TEST_CASE(
     REQUIRE(Eventually([&] { return recording_status() == "paused"; }, 10000));
   }
   f.Restart();
-  CHECK(f.serve->stderr_text().find("2 call and conference SIDs and 1 recordings restored") !=
+  CHECK(f.serve->stderr_text().find(
+            "2 call and conference SIDs, 0 recorded legs and 1 recordings restored") !=
         std::string::npos);
   HttpClient c(f.port);
   // The task, kept from its TaskRouter fields: the agent may still not resume mid-capture.
@@ -764,5 +766,240 @@ TEST_CASE(
   json resumes = f.fake.RequestsTo("/Conferences/" + kConference + "/Recordings/" + kRecording);
   REQUIRE(resumes.size() == 1);
   CHECK(resumes[0]["form"]["Status"] == "in-progress");
+  CHECK(f.Stop() == 0);
+}
+
+// Issue 18: the template's plugin, unchanged, against recrules ---------------------------------
+
+namespace {
+
+// A signed TaskRouter callback for a voice task: `extra` fields are added (or replace).
+HttpReply SignedEvent(TwilioFixture& f, HttpClient& c, const std::string& event_type,
+                      const json& attributes, const Fields& extra = {}) {
+  Fields fields = {{"EventType", event_type},
+                   {"WorkspaceSid", kWorkspace},
+                   {"TaskSid", kTask},
+                   {"TaskQueueName", "Sales"},
+                   {"TaskChannelUniqueName", "voice"},
+                   {"TaskAttributes", attributes.dump()},
+                   {"ReservationSid", kReservation},
+                   {"WorkerSid", "WK0123456789abcdef0123456789abcdef"}};
+  for (const auto& [name, value] : extra) {
+    bool replaced = false;
+    for (auto& field : fields) {
+      if (field.first == name) {
+        field.second = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) fields.emplace_back(name, value);
+  }
+  std::string url = f.url("/v1/taskrouter/events");
+  auto headers = kFormType;
+  headers.emplace_back("X-Twilio-Signature", recrules::twilio::ComputeTwilioSignature(
+                                                 FakeTwilio::kAuthToken, url, fields));
+  return PostForm(c, "/v1/taskrouter/events", fields, headers);
+}
+
+// Trading lines may not pause; dual-channel on the worker's leg, as the plugin records it.
+std::string TradingDualPolicy() {
+  return R"({"features": {
+    "dual_channel_recording": {"enabled": true, "channel": "worker"},
+    "pause_recording": {"enabled": true, "include_silence": false}},
+  "recrules": {"rules": ["rules/trading_lines.lua", "builtin:exclusions"],
+               "default": "record"}})";
+}
+
+void WriteTradingRule(TwilioFixture& f) {
+  f.dir.Write("policy/rules/trading_lines.lua",
+              ReadFile(RECRULES_SOURCE_DIR "/rules/trading_lines.lua"));
+}
+
+}  // namespace
+
+TEST_CASE("issue 18: one recording per leg, whoever asks") {
+  SUBCASE("the plugin asks twice (a retry): one Twilio call, the same recording") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    HttpReply first = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(first.status == 200);
+    HttpReply again = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(again.status == 200);
+    CHECK(Body(again)["success"] == true);
+    CHECK(Body(again)["recording"]["sid"] == Body(first)["recording"]["sid"]);
+    CHECK(Body(again)["message"] ==
+          "create_call_recording: the call is already recorded; no second recording");
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+    auto actions = f.LogLines("recording");
+    REQUIRE(actions.size() == 2);
+    CHECK(actions[1]["result"] == "already_recorded");
+    CHECK(actions[1]["recordingSid"] == Body(first)["recording"]["sid"]);
+  }
+  SUBCASE("recrules recorded the leg on reservation.accepted: the plugin gets that recording") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    HttpReply plugin = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(plugin.status == 200);
+    std::string url = TaskAttributes(f.fake)["conversations"]["media"][0]["url"];
+    CHECK(url.find(Body(plugin)["recording"]["sid"].get<std::string>()) != std::string::npos);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("concurrent: reservation.accepted and the plugin's requests, one Twilio POST") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    // Twilio takes its time: every request below arrives while the first is in flight.
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings.json"}, {"delay_ms", 500}});
+    std::vector<std::thread> plugins;
+    std::vector<HttpReply> answers(4);
+    {
+      HttpClient c(f.port);
+      REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    }
+    for (size_t i = 0; i < answers.size(); ++i) {
+      plugins.emplace_back([&, i] {
+        HttpClient client(f.port);
+        answers[i] = PostForm(client, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+      });
+    }
+    for (auto& t : plugins) t.join();
+    std::string sid;
+    for (const HttpReply& a : answers) {
+      CHECK(a.status == 200);
+      if (sid.empty()) sid = Body(a)["recording"]["sid"];
+      CHECK(Body(a)["recording"]["sid"] == sid);
+    }
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("a failed start is not kept: the next request tries again") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings.json"}, {"status", 500}, {"count", 1}});
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 500);
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 200);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 2);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("--state-file: still one recording after a restart") {
+    TempDir state;
+    TwilioFixture f(Policy(false), {"--state-file", state.file("state.jsonl")});
+    std::string sid;
+    {
+      HttpClient c(f.port);
+      HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+      REQUIRE(r.status == 200);
+      sid = Body(r)["recording"]["sid"];
+    }
+    f.Restart();
+    HttpClient c(f.port);
+    HttpReply again = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(again.status == 200);
+    CHECK(Body(again)["recording"]["sid"] == sid);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: the worker's leg is tied to the task, so the policy is asked") {
+  TwilioFixture f(TradingDualPolicy(), {}, WriteTradingRule);
+  HttpClient c(f.port);
+  // Flex writes the conference's legs into the task once it has started; TaskRouter reports it.
+  json attributes = {
+      {"call_sid", kCall},
+      {"conference",
+       {{"sid", kConference}, {"participants", {{"customer", kCall}, {"worker", kWorkerLeg}}}}}};
+  REQUIRE(SignedEvent(f, c, "task.updated", attributes,
+                      {{"TaskQueueName", "Trading Desk"}, {"TimestampMs", "1700000000000"}})
+              .status == 200);
+  f.fake.ClearRequests();
+  // The plugin records the worker's leg (granted: trading lines are recorded) ...
+  HttpReply created = PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+  CHECK(created.status == 200);
+  // ... and may not pause it: refused, and Twilio is not asked.
+  HttpReply paused = PostForm(
+      c, kPauseCall, {{"callSid", kWorkerLeg}, {"pauseBehavior", "skip"}, {"Token", "tok-alice"}});
+  CHECK(paused.status == 409);
+  CHECK(Body(paused)["success"] == false);
+  CHECK(Body(paused)["twilioErrorCode"].is_null());  // not 21220: the plugin says "pause failed"
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  CHECK(f.Stop() == 0);
+  std::vector<json> flex;
+  for (const json& d : f.LogLines("decision")) {
+    if (d["source"] == "flex") flex.push_back(d);
+  }
+  REQUIRE(flex.size() == 2);
+  CHECK(flex[0]["event"] == "accept");
+  CHECK(flex[1]["event"] == "pause_request");
+  CHECK(flex[1]["rule"] == "rules/trading_lines.lua");
+}
+
+TEST_CASE("issue 18: a browser origin that may not read the answer causes nothing") {
+  SUBCASE("not allowed: 403 before any action, preflight too") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    auto headers = kFormType;
+    headers.emplace_back("Origin", "http://localhost:3000");
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, headers);
+    CHECK(r.status == 403);
+    CHECK(r.body.find("Origin http://localhost:3000 is not allowed: add it with --cors-origin") !=
+          std::string::npos);
+    HttpReply preflight =
+        c.Request("OPTIONS", kCreate, "",
+                  {{"Origin", "http://localhost:3000"}, {"Access-Control-Request-Method", "POST"}});
+    CHECK(preflight.status == 403);
+    CHECK(f.fake.RequestsTo("/Recordings").empty());
+    CHECK(f.fake.RequestsTo("/Tokens/validate").empty());
+    // The Flex UI's own origin, the default, is answered.
+    auto flex = kFormType;
+    flex.emplace_back("Origin", "https://flex.twilio.com");
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, flex).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("--cors-origin allows a plugin in local development") {
+    TwilioFixture f(Policy(false), {"--cors-origin", "https://flex.twilio.com", "--cors-origin",
+                                    "http://localhost:3000"});
+    HttpClient c(f.port);
+    auto headers = kFormType;
+    headers.emplace_back("Origin", "http://localhost:3000");
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, headers);
+    CHECK(r.status == 200);
+    CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: task.updated within one second is ordered by TimestampMs") {
+  TwilioFixture f(
+      R"({"features": {"pause_recording": {"enabled": true, "include_silence": true}},
+          "recrules": {"rules": ["builtin:exclusions", "rules/pci_pause.lua"],
+                       "default": "record"}})",
+      {}, [](TwilioFixture& fx) {
+        fx.dir.Write("policy/rules/pci_pause.lua",
+                     ReadFile(RECRULES_SOURCE_DIR "/rules/pci_pause.lua"));
+      });
+  HttpClient c(f.port);
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  json capture = attributes;
+  capture["ivr"] = {{"stage", "payment"}};
+  // The payment began (…000100) and ended (…000900) in the same second; the end arrives first.
+  HttpReply ended = SignedEvent(f, c, "task.updated", attributes,
+                                {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000900"}});
+  REQUIRE(ended.status == 200);
+  HttpReply late = SignedEvent(f, c, "task.updated", capture,
+                               {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000100"}});
+  REQUIRE(late.status == 200);
+  CHECK(Body(late)["decision"]["action"] == "pause");
+  CHECK(Body(late)["recording"] == "stale");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
   CHECK(f.Stop() == 0);
 }
