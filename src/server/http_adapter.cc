@@ -127,6 +127,41 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
   return DumpJson(body);
 }
 
+// The parameters of a Flex endpoint, merged as Twilio Functions merge them into one event: the
+// body's fields (a form, or a JSON object's members: strings as they are, anything else as
+// its JSON text), then the query string's. The first of a name wins (FindField).
+Result<FormFields> FlexParameters(const HttpRequest& req, size_t max_depth) {
+  FormFields fields;
+  std::string_view type = req.Header("content-type");
+  if (type.substr(0, 16) == "application/json") {
+    json body;
+    try {
+      body = json::parse(req.body, [max_depth](int depth, json::parse_event_t, json&) {
+        if (size_t(depth) > max_depth) throw std::length_error("nested too deep");
+        return true;
+      });
+    } catch (const std::exception& e) {
+      return Status::InvalidInput(std::string("request body: malformed JSON: ") + e.what());
+    }
+    if (!body.is_object()) {
+      return Status::InvalidInput("request body: expected a JSON object of parameters");
+    }
+    for (const auto& [name, value] : body.items()) {
+      fields.emplace_back(name, value.is_string() ? value.get<std::string>() : DumpJson(value));
+    }
+  } else {
+    auto form = ParseForm(req.body);
+    if (!form.ok()) return form.status();
+    fields = std::move(*form);
+  }
+  if (!req.query().empty()) {
+    auto query = ParseForm(req.query());
+    if (!query.ok()) return query.status();
+    fields.insert(fields.end(), query->begin(), query->end());
+  }
+  return fields;
+}
+
 }  // namespace
 
 struct HttpAdapter::Impl {
@@ -247,9 +282,15 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       std::string token(bearer);
       if (token.empty() && route->flex_shape) {
         // The Flex template sends its token as the form field Token.
-        auto form = ParseForm(req.body);
+        auto form = FlexParameters(req, options.parse_limits.max_depth);
         if (!form.ok()) return ReplyStatus(ex, route, form.status());
         if (const std::string* t = FindField(*form, "Token")) token = *t;
+      }
+      if (token.empty() && route->flex_shape) {
+        // As the template's token validator answers.
+        return ReplyError(ex, route, 403, "forbidden",
+                          "Unauthorized: Token was not provided (send the form field Token or "
+                          "Authorization: Bearer <token>)");
       }
       if (token.empty()) {
         return ReplyError(ex, route, 401, "unauthorized",
@@ -559,7 +600,7 @@ void HttpAdapter::Impl::Reconcile(const Decision& decision, const Task& task) {
 
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
                                       const std::string& identity) {
-  auto form = ParseForm(ex.request().body);
+  auto form = FlexParameters(ex.request(), options.parse_limits.max_depth);
   if (!form.ok()) return ReplyStatus(ex, &route, form.status());
   if (recording == nullptr) {
     HttpResponse r;

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -57,7 +59,87 @@ std::string StringAt(const json& j, std::initializer_list<const char*> path) {
   return at->is_string() ? at->get<std::string>() : "";
 }
 
+// "Tue, 14 Nov 2023 22:13:20 +0000" as "2023-11-14T22:13:20.000Z"; nullopt when it is not
+// such a date.
+std::optional<std::string> IsoFromRfc2822(const std::string& text) {
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char weekday[4] = {}, month[4] = {}, sign = 0;
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0, offset = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %c%4d%n", weekday, &day, month, &year,
+                  &hour, &minute, &second, &sign, &offset, &used) != 9 ||
+      size_t(used) != text.size() || (sign != '+' && sign != '-')) {
+    return std::nullopt;
+  }
+  int mon = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (std::strcmp(month, kMonths[i]) == 0) mon = i;
+  }
+  if (mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t t = int64_t(timegm(&tm));
+  const int64_t shift = (offset / 100) * 3600 + (offset % 100) * 60;
+  t += sign == '+' ? -shift : shift;
+  std::time_t utc = std::time_t(t);
+  std::tm out{};
+  gmtime_r(&utc, &out);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &out);
+  return std::string(buf);
+}
+
 }  // namespace
+
+json RecordingAsTwilioNode(const json& twilio, bool conference) {
+  if (!twilio.is_object()) return twilio;
+  // The fields RecordingInstance reads, in its order.
+  static const std::pair<const char*, const char*> kCall[] = {
+      {"account_sid", "accountSid"},
+      {"api_version", "apiVersion"},
+      {"call_sid", "callSid"},
+      {"conference_sid", "conferenceSid"},
+      {"date_created", "dateCreated"},
+      {"date_updated", "dateUpdated"},
+      {"start_time", "startTime"},
+      {"duration", "duration"},
+      {"sid", "sid"},
+      {"price", "price"},
+      {"uri", "uri"},
+      {"encryption_details", "encryptionDetails"},
+      {"price_unit", "priceUnit"},
+      {"status", "status"},
+      {"channels", "channels"},
+      {"source", "source"},
+      {"error_code", "errorCode"},
+      {"track", "track"}};
+  json out = json::object();
+  for (const auto& [from, to] : kCall) {
+    if (conference && std::strcmp(from, "track") == 0) continue;
+    if (!twilio.contains(from)) continue;
+    const json& v = twilio[from];
+    const std::string_view name = from;
+    if (name.rfind("date_", 0) == 0 || name == "start_time") {
+      std::optional<std::string> iso =
+          v.is_string() ? IsoFromRfc2822(v.get<std::string>()) : std::nullopt;
+      out[to] = iso ? json(*iso) : v;
+    } else if ((name == "channels" || name == "error_code") && v.is_string()) {
+      // parseInt: "2" is 2; text that is not a number stays as it is.
+      char* end = nullptr;
+      long n = std::strtol(v.get_ref<const std::string&>().c_str(), &end, 10);
+      out[to] = end != v.get_ref<const std::string&>().c_str() ? json(n) : v;
+    } else {
+      out[to] = v;
+    }
+  }
+  return out;
+}
 
 std::string TwilioFailureMessage(const TwilioResponse& r) {
   if (r.http_status == 0) return "Twilio could not be reached: " + r.message;
@@ -308,8 +390,10 @@ HttpResponse RecordingActions::Flex(FlexRequest request, const std::string& iden
     const int status = r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502;
     return FlexAnswer(status, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
   }
+  const bool conference = request.op == FlexOperation::kPauseConferenceRecording ||
+                          request.op == FlexOperation::kResumeConferenceRecording;
   return FlexAnswer(
-      200, true, r.body,
+      200, true, RecordingAsTwilioNode(r.body, conference),
       std::string(FlexOperationName(request.op)) +
           (existing ? ": the call is already recorded; no second recording" : ": done"));
 }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <variant>
 
+#include <nlohmann/json.hpp>
+
 #include "recrules/decision.h"
 #include "recrules/task.h"
 #include "server/call_store.h"
@@ -130,6 +132,13 @@ class RecordingActions {
   DecisionLog* decision_log_;
   RecordingActionsOptions options_;
 };
+
+// A recording as Twilio's REST API gives it (snake_case, RFC 2822 dates) in the shape the
+// template's functions answer with: the `twilio` node library's RecordingInstance as JSON
+// (camelCase; dates as ISO 8601 with milliseconds, "2023-11-14T22:13:20.000Z"; channels and
+// errorCode as integers; fields the library does not read are left out). `conference`: a
+// conference recording, which has no `track`.
+nlohmann::json RecordingAsTwilioNode(const nlohmann::json& twilio, bool conference);
 
 // Twilio's answer as a human sentence; 21220 says the call has already ended.
 std::string TwilioFailureMessage(const twilio::TwilioResponse& response);

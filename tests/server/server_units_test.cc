@@ -6,13 +6,17 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "server/access.h"
 #include "server/form.h"
 #include "server/memory_call_store.h"
 #include "server/metrics.h"
+#include "server/recording_actions.h"
 #include "test_util.h"
 
 using namespace recrules::server;
+using nlohmann::json;
 
 TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
   SUBCASE("plus, percent escapes, empty values, repeated keys") {
@@ -362,7 +366,8 @@ TEST_CASE("MemoryCallStore: changes made while the state file is rewritten are a
 }
 
 TEST_CASE(
-    "MemoryCallStore: a state file's bad lines are skipped; one that cannot be written is an error") {
+    "MemoryCallStore: a state file's bad lines are skipped; one that cannot be written is an "
+    "error") {
   recrules::testing::TempDir dir;
   SUBCASE("a torn last line, garbage, an old entry") {
     const std::string path = dir.Write(
@@ -391,4 +396,42 @@ TEST_CASE(
     MemoryCallStore known(0);
     CHECK(known.OpenStateFile(dir.file("missing/state.jsonl")).ok());
   }
+}
+
+TEST_CASE("RecordingAsTwilioNode: the twilio library's RecordingInstance as JSON") {
+  // The expected objects were printed by the `twilio` npm package (5.x, the template's) from
+  // the same payload: JSON.stringify(new RecordingInstance(version, payload, ...)).
+  json payload = json::parse(R"({
+    "account_sid": "AC0123456789abcdef0123456789abcdef", "api_version": "2010-04-01",
+    "call_sid": "CA0123456789abcdef0123456789abcdef", "conference_sid": null,
+    "date_created": "Tue, 14 Nov 2023 22:13:20 +0000",
+    "date_updated": "Tue, 14 Nov 2023 22:13:21 +0000",
+    "start_time": "Tue, 14 Nov 2023 22:13:20 +0000", "duration": "-1",
+    "sid": "RE0123456789abcdef0123456789abcdef", "price": null, "price_unit": "USD",
+    "status": "in-progress", "channels": 2, "source": "StartCallRecordingAPI",
+    "error_code": null, "track": "both", "encryption_details": null,
+    "uri": "/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json",
+    "subresource_uris": {"x": "y"}, "extra_field": 1})");
+  CHECK(recrules::server::RecordingAsTwilioNode(payload, false) == json::parse(R"({
+    "accountSid":"AC0123456789abcdef0123456789abcdef","apiVersion":"2010-04-01",
+    "callSid":"CA0123456789abcdef0123456789abcdef","conferenceSid":null,
+    "dateCreated":"2023-11-14T22:13:20.000Z","dateUpdated":"2023-11-14T22:13:21.000Z",
+    "startTime":"2023-11-14T22:13:20.000Z","duration":"-1",
+    "sid":"RE0123456789abcdef0123456789abcdef","price":null,
+    "uri":"/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json","encryptionDetails":null,
+    "priceUnit":"USD","status":"in-progress","channels":2,"source":"StartCallRecordingAPI",
+    "errorCode":null,"track":"both"})"));
+  // A conference recording has no track; a null date stays null; "2" is parsed as 2.
+  payload["conference_sid"] = "CF0123456789abcdef0123456789abcdef";
+  payload["start_time"] = nullptr;
+  payload["channels"] = "2";
+  CHECK(recrules::server::RecordingAsTwilioNode(payload, true) == json::parse(R"({
+    "accountSid":"AC0123456789abcdef0123456789abcdef","apiVersion":"2010-04-01",
+    "callSid":"CA0123456789abcdef0123456789abcdef",
+    "conferenceSid":"CF0123456789abcdef0123456789abcdef",
+    "dateCreated":"2023-11-14T22:13:20.000Z","dateUpdated":"2023-11-14T22:13:21.000Z",
+    "startTime":null,"duration":"-1","sid":"RE0123456789abcdef0123456789abcdef","price":null,
+    "priceUnit":"USD","status":"in-progress","channels":2,"source":"StartCallRecordingAPI",
+    "errorCode":null,"encryptionDetails":null,
+    "uri":"/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json"})"));
 }

@@ -412,9 +412,10 @@ TEST_CASE("flex tokens: valid, invalid, expired, missing, cached; static tokens 
   CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-old"}}).status == 403);
   CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "never-seen"}}).status == 403);
   HttpReply none = PostForm(c, kCreate, {{"callSid", kCall}});
-  CHECK(none.status == 401);
+  CHECK(none.status == 403);  // as the template's token validator answers
   CHECK(Body(none)["message"] ==
-        "missing token: send Authorization: Bearer <token> or the form field Token");
+        "Unauthorized: Token was not provided (send the form field Token or Authorization: "
+        "Bearer <token>)");
 
   // A Flex token as a bearer token on the JSON API, and the services' static token.
   const std::string task = R"({"task":{"taskChannelUniqueName":"voice"}})";
@@ -1001,5 +1002,44 @@ TEST_CASE("issue 18: task.updated within one second is ordered by TimestampMs") 
   CHECK(Body(late)["recording"] == "stale");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("issue 18: answers as the template's functions give them") {
+  TwilioFixture f;
+  HttpClient c(f.port);
+  SUBCASE("recording: the twilio library's camelCase object, ISO dates") {
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(r.status == 200);
+    json recording = Body(r)["recording"];
+    CHECK(recording["callSid"] == kCall);
+    CHECK(recording["accountSid"] == FakeTwilio::kAccountSid);
+    CHECK(recording["channels"] == 2);
+    CHECK_FALSE(recording.contains("call_sid"));
+    std::string start = recording["startTime"];
+    CHECK(start.size() == 24);
+    CHECK(start.substr(19) == ".000Z");
+  }
+  SUBCASE("Twilio's 404 is passed on with its code") {
+    HttpReply r = PostForm(c, kResumeCall,
+                           {{"callSid", kCall},
+                            {"recordingSid", "RE9999999999999999999999999999999f"},
+                            {"Token", "tok-alice"}});
+    CHECK(r.status == 404);
+    CHECK(Body(r)["twilioErrorCode"] == 20404);
+  }
+  SUBCASE("parameters from the query string or a JSON body, as Twilio Functions merge them") {
+    HttpReply query =
+        c.Request("POST", kCreate + "?callSid=" + kCall + "&Token=tok-alice", "", kFormType);
+    CHECK(query.status == 200);
+    HttpReply body =
+        c.Request("POST", kPauseCall, json{{"callSid", kCall}, {"Token", "tok-alice"}}.dump(),
+                  {{"Content-Type", "application/json"}});
+    CHECK(body.status == 200);
+    CHECK(Body(body)["recording"]["status"] == "paused");
+    HttpReply bad = c.Request("POST", kPauseCall, "[1]", {{"Content-Type", "application/json"}});
+    CHECK(bad.status == 400);
+    CHECK(Body(bad)["message"] == "request body: expected a JSON object of parameters");
+  }
   CHECK(f.Stop() == 0);
 }
