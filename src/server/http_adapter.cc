@@ -60,6 +60,7 @@ enum class RouteId {
   kPauseConferenceRecording,
   kResumeCallRecording,
   kResumeConferenceRecording,
+  kUpdateTaskAttributes,
 };
 
 // Who may call a route.
@@ -94,6 +95,8 @@ constexpr Route kRoutes[] = {
      Guard::kCaller, true},
     {"/features/pause-recording/flex/resume-conference-recording",
      RouteId::kResumeConferenceRecording, "POST", Guard::kCaller, true},
+    {"/common/flex/taskrouter/update-task-attributes", RouteId::kUpdateTaskAttributes, "POST",
+     Guard::kCaller, true},
 };
 
 const Route* FindRoute(std::string_view path) {
@@ -175,6 +178,10 @@ struct HttpAdapter::Impl {
   int reload_listener = 0;
   // What is known about calls: tasks by SID, reservations accepted, legs' recordings.
   std::unique_ptr<CallStore> calls;
+  // The workspace of the TaskRouter events received, for update-task-attributes when
+  // TWILIO_FLEX_WORKSPACE_SID is not set.
+  std::mutex workspace_mu;
+  std::string event_workspace;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -222,6 +229,7 @@ struct HttpAdapter::Impl {
   void Policy(Exchange& ex, const Route& route);
   void TaskRouterEvent(Exchange& ex, const Route& route);
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
+  void UpdateTaskAttributes(Exchange& ex, const Route& route, const std::string& identity);
   void TaskUpdated(Exchange& ex, const Route& route, const FormFields& form);
   // A decision-log line for a TaskRouter event recrules received and did not act on (a
   // duplicate, a stale update): `fields` holds what is particular to it.
@@ -404,6 +412,8 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
     case RouteId::kResumeCallRecording:
     case RouteId::kResumeConferenceRecording:
       return FlexRecording(ex, route, identity);
+    case RouteId::kUpdateTaskAttributes:
+      return UpdateTaskAttributes(ex, route, identity);
   }
 }
 
@@ -459,6 +469,11 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
   const std::string* event_type = FindField(*form, "EventType");
   if (event_type == nullptr) {
     return ReplyError(ex, &route, 400, "invalid_input", "EventType: missing form field");
+  }
+  if (const std::string* workspace = FindField(*form, "WorkspaceSid");
+      workspace != nullptr && !workspace->empty()) {
+    std::lock_guard<std::mutex> lock(workspace_mu);
+    if (event_workspace != *workspace) event_workspace = *workspace;
   }
   const std::string* channel = FindField(*form, "TaskChannelUniqueName");
   const bool voice = channel != nullptr && *channel == "voice";
@@ -665,6 +680,63 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
     // The leg the plugin recorded is the one task.updated pauses (the worker's, say).
     if (decision && request.op == FlexOperation::kCreateRecording && answer.status == 200) {
       calls->SetLeg(decision->task_sid, request.call_sid);
+    }
+    Reply(*shared, std::move(answer), &route);
+  });
+}
+
+void HttpAdapter::Impl::UpdateTaskAttributes(Exchange& ex, const Route& route,
+                                             const std::string& identity) {
+  auto params = FlexParameters(ex.request(), options.parse_limits.max_depth);
+  if (!params.ok()) return ReplyStatus(ex, &route, params.status());
+  auto bad = [&](std::string message) {
+    HttpResponse r;
+    r.status = 400;
+    r.body = FlexBody(false, nullptr, message);
+    Reply(ex, std::move(r), &route);
+  };
+  const std::string* task_sid = FindField(*params, "taskSid");
+  const std::string* update_text = FindField(*params, "attributesUpdate");
+  if (task_sid == nullptr || task_sid->empty()) return bad("taskSid: missing parameter");
+  if (task_sid->size() != 34 || task_sid->rfind("WT", 0) != 0) {
+    return bad("taskSid: expected a task SID (WT + 32 characters)");
+  }
+  if (update_text == nullptr || update_text->empty()) {
+    return bad("attributesUpdate: missing parameter");
+  }
+  json update = json::parse(*update_text, nullptr, false);
+  if (!update.is_object()) return bad("attributesUpdate: expected a JSON object");
+  if (recording == nullptr) {
+    HttpResponse r;
+    r.status = 503;
+    r.body = FlexBody(false, nullptr,
+                      "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
+                      "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
+    return Reply(ex, std::move(r), &route);
+  }
+  std::string workspace = recording->options().workspace_sid;
+  if (workspace.empty()) {
+    std::lock_guard<std::mutex> lock(workspace_mu);
+    workspace = event_workspace;
+  }
+  if (workspace.empty()) {
+    HttpResponse r;
+    r.status = 503;
+    r.body = FlexBody(false, nullptr,
+                      "the Flex workspace is not known: set TWILIO_FLEX_WORKSPACE_SID, or send "
+                      "TaskRouter events to /v1/taskrouter/events");
+    return Reply(ex, std::move(r), &route);
+  }
+  auto shared = std::make_shared<Exchange>(std::move(ex));
+  boost::asio::post(workers, [this, shared, &route, workspace, task = *task_sid,
+                              update = std::move(update), identity] {
+    FormFields form;
+    HttpResponse answer = recording->UpdateTaskAttributes(workspace, task, update, identity, &form);
+    // The task as it now is: its legs (conference.participants) are tied to it.
+    if (answer.status == 200) {
+      if (auto seen = Task::FromForm(form, options.parse_limits); seen.ok()) {
+        calls->Remember(*seen, &form);
+      }
     }
     Reply(*shared, std::move(answer), &route);
   });

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <thread>
@@ -59,9 +60,9 @@ std::string StringAt(const json& j, std::initializer_list<const char*> path) {
   return at->is_string() ? at->get<std::string>() : "";
 }
 
-// "Tue, 14 Nov 2023 22:13:20 +0000" as "2023-11-14T22:13:20.000Z"; nullopt when it is not
-// such a date.
-std::optional<std::string> IsoFromRfc2822(const std::string& text) {
+// "Tue, 14 Nov 2023 22:13:20 +0000" as seconds since the epoch; nullopt when it is not such a
+// date.
+std::optional<int64_t> EpochFromRfc2822(const std::string& text) {
   static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char weekday[4] = {}, month[4] = {}, sign = 0;
@@ -86,8 +87,14 @@ std::optional<std::string> IsoFromRfc2822(const std::string& text) {
   tm.tm_sec = second;
   int64_t t = int64_t(timegm(&tm));
   const int64_t shift = (offset / 100) * 3600 + (offset % 100) * 60;
-  t += sign == '+' ? -shift : shift;
-  std::time_t utc = std::time_t(t);
+  return sign == '+' ? t - shift : t + shift;
+}
+
+// The same as "2023-11-14T22:13:20.000Z".
+std::optional<std::string> IsoFromRfc2822(const std::string& text) {
+  std::optional<int64_t> t = EpochFromRfc2822(text);
+  if (!t) return std::nullopt;
+  std::time_t utc = std::time_t(*t);
   std::tm out{};
   gmtime_r(&utc, &out);
   char buf[32];
@@ -139,6 +146,26 @@ json RecordingAsTwilioNode(const json& twilio, bool conference) {
     }
   }
   return out;
+}
+
+void LodashMerge(json& target, const json& source) {
+  if ((source.is_object() && target.is_object()) || (source.is_array() && target.is_array())) {
+    if (source.is_object()) {
+      for (const auto& [key, value] : source.items()) LodashMerge(target[key], value);
+    } else {
+      for (size_t i = 0; i < source.size(); ++i) {
+        if (i < target.size()) {
+          LodashMerge(target[i], source[i]);
+        } else {
+          target.push_back(source[i]);
+        }
+      }
+    }
+    return;
+  }
+  // lodash merges a source object or array into a fresh one: what is not an object (or an
+  // array) on the left is replaced by a copy.
+  target = source;
 }
 
 std::string TwilioFailureMessage(const TwilioResponse& r) {
@@ -462,9 +489,26 @@ std::string RecordingActions::StartDualChannel(const Decision& decision, const T
   // Whoever started it wrote its media link (the plugin does after create-recording).
   if (existing || workspace_sid.empty()) return leg;
   const std::string recording_sid = StringAt(r.body, {"sid"});
-  std::string start_time = StringAt(r.body, {"start_time"});
-  if (start_time.empty()) start_time = StringAt(r.body, {"date_created"});
-  MergeMediaAttributes(decision, workspace_sid, recording_sid, start_time, leg);
+  // As the template writes it: one second before the accept (Flex Insights drops a recording
+  // that starts after the reservation was accepted). The accept's time is the event's; else
+  // the recording's start.
+  int64_t accepted_ms = 0;
+  if (const std::string* ms = FindField(fields, "TimestampMs"))
+    accepted_ms = std::atoll(ms->c_str());
+  if (accepted_ms <= 0) {
+    if (const std::string* sec = FindField(fields, "Timestamp")) {
+      accepted_ms = std::atoll(sec->c_str()) * 1000;
+    }
+  }
+  if (accepted_ms <= 0) {
+    std::optional<int64_t> start = EpochFromRfc2822(StringAt(r.body, {"start_time"}));
+    if (!start) start = EpochFromRfc2822(StringAt(r.body, {"date_created"}));
+    accepted_ms = start ? *start * 1000
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  }
+  MergeMediaAttributes(decision, workspace_sid, recording_sid, accepted_ms - 1000, leg);
   return leg;
 }
 
@@ -498,16 +542,62 @@ bool RecordingActions::ApplyUpdate(const Decision& decision, const Task& task,
   return Send(request, "taskrouter", &decision, "", recording_sid).ok;
 }
 
+HttpResponse RecordingActions::UpdateTaskAttributes(const std::string& workspace_sid,
+                                                    const std::string& task_sid, const json& update,
+                                                    const std::string& identity,
+                                                    FormFields* task_form) {
+  auto answer = [](int status, const TwilioResponse& r) {
+    HttpResponse h;
+    h.status = status;
+    json body = {{"success", r.ok}};
+    if (!r.ok) {
+      body["message"] = TwilioFailureMessage(r);
+      body["twilioErrorCode"] = r.error_code == 0 ? json(nullptr) : json(r.error_code);
+      body["twilioDocPage"] = r.more_info.empty() ? json(nullptr) : json(r.more_info);
+    }
+    h.body = DumpJson(body);
+    return h;
+  };
+  auto failed = [&](const TwilioResponse& r) {
+    return answer(r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502, r);
+  };
+  const std::string none;
+  for (int attempt = 0;; ++attempt) {
+    TwilioResponse fetched = client_.FetchTask(workspace_sid, task_sid);
+    Note("flex", "fetch_task", fetched, none, task_sid, none, none, none, none, identity);
+    if (!fetched.ok) return failed(fetched);
+    json attributes = AttributesOf(fetched);
+    LodashMerge(attributes, update);
+    const std::string text = DumpJson(attributes);
+    TwilioResponse updated =
+        client_.UpdateTaskAttributes(workspace_sid, task_sid, text, fetched.etag);
+    Note("flex", "update_task_attributes", updated, none, task_sid, none, none, none, none,
+         identity);
+    if (updated.ok) {
+      if (task_form != nullptr) {
+        const json& t = fetched.body;
+        *task_form = {{"WorkspaceSid", workspace_sid},
+                      {"TaskSid", task_sid},
+                      {"TaskAttributes", text},
+                      {"TaskQueueName", StringAt(t, {"task_queue_friendly_name"})},
+                      {"TaskQueueSid", StringAt(t, {"task_queue_sid"})},
+                      {"TaskChannelUniqueName", StringAt(t, {"task_channel_unique_name"})}};
+      }
+      return answer(200, updated);
+    }
+    if (updated.http_status != 412 || attempt == 2) return failed(updated);
+  }
+}
+
 bool RecordingActions::MergeMediaAttributes(const Decision& decision,
                                             const std::string& workspace_sid,
-                                            const std::string& recording_sid,
-                                            const std::string& start_time,
+                                            const std::string& recording_sid, int64_t start_ms,
                                             const std::string& call_sid) {
   const auto& config = client_.config();
-  json media = json::array({{{"url", config.api_url + "/2010-04-01/Accounts/" + config.account_sid +
-                                         "/Recordings/" + recording_sid},
+  json media = json::array({{{"url", options_.media_url + "/2010-04-01/Accounts/" +
+                                         config.account_sid + "/Recordings/" + recording_sid},
                              {"type", "VoiceRecording"},
-                             {"start_time", start_time},
+                             {"start_time", start_ms},
                              {"channels", json::array({"customer", "others"})}}});
   // Fetch, merge, write back; a conditional write that lost a race starts over.
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -61,6 +61,13 @@ struct RecordingActionsOptions {
   // A request for a leg whose recording another request is starting waits for that one's
   // answer this long (Twilio's timeouts and retries fit in it), then answers 503.
   int claim_wait_ms = 30000;
+  // The base of the Flex Insights media link written into a task (RECRULES_TWILIO_MEDIA_URL):
+  // Insights fetches the recording there, so it stays Twilio's public API even when the API
+  // calls go elsewhere (a proxy, or the tests' fake Twilio).
+  std::string media_url = "https://api.twilio.com";
+  // The Flex TaskRouter workspace (TWILIO_FLEX_WORKSPACE_SID) for update-task-attributes;
+  // empty: the workspace of the TaskRouter events received.
+  std::string workspace_sid;
 };
 
 class RecordingActions {
@@ -93,6 +100,17 @@ class RecordingActions {
   std::string StartDualChannel(const Decision& decision, const Task& task, const FormFields& fields,
                                CallStore& calls);
 
+  // The template's /common/flex/taskrouter/update-task-attributes: merges `update` (a JSON
+  // object) into the task's attributes as lodash's merge does (objects and arrays member by
+  // member), written conditionally on the version fetched (a lost race is fetched again, three
+  // times). Answers {success, message, twilioErrorCode, twilioDocPage} with Twilio's status.
+  // `*task_form`, on success: the task as TaskRouter fields (TaskSid, TaskAttributes merged,
+  // TaskQueueName, ...), so that the caller can learn its legs.
+  HttpResponse UpdateTaskAttributes(const std::string& workspace_sid, const std::string& task_sid,
+                                    const nlohmann::json& update, const std::string& identity,
+                                    FormFields* task_form);
+  const RecordingActionsOptions& options() const { return options_; }
+
   // After a task.updated decision: pauses (`pause`) or resumes the task's recording. Under
   // dual-channel, the call recording on `leg` (the customer's call when empty); otherwise the
   // conference recording of the task's conference. A pause names Twilio.CURRENT, a resume
@@ -122,8 +140,9 @@ class RecordingActions {
                                        const Decision* decision, const std::string& identity,
                                        const std::string& conference_sid, CallStore& calls,
                                        bool* existing);
+  // `start_ms`: the media's start_time, epoch milliseconds.
   bool MergeMediaAttributes(const Decision& decision, const std::string& workspace_sid,
-                            const std::string& recording_sid, const std::string& start_time,
+                            const std::string& recording_sid, int64_t start_ms,
                             const std::string& call_sid);
 
   twilio::TwilioClient client_;
@@ -139,6 +158,10 @@ class RecordingActions {
 // errorCode as integers; fields the library does not read are left out). `conference`: a
 // conference recording, which has no `track`.
 nlohmann::json RecordingAsTwilioNode(const nlohmann::json& twilio, bool conference);
+
+// `target` merged with `source` as lodash's merge does for JSON: objects and arrays member by
+// member (arrays by index), anything else replaced.
+void LodashMerge(nlohmann::json& target, const nlohmann::json& source);
 
 // Twilio's answer as a human sentence; 21220 says the call has already ended.
 std::string TwilioFailureMessage(const twilio::TwilioResponse& response);

@@ -62,6 +62,7 @@ struct TwilioFixture {
   std::vector<std::string> args;
   std::unique_ptr<ServeProcess> serve;
   int port = 0;
+  std::vector<std::string> env;  // more environment for `recrules serve`, set before Start
 
   explicit TwilioFixture(const std::string& policy = Policy(false),
                          std::vector<std::string> extra = {},
@@ -92,13 +93,14 @@ struct TwilioFixture {
     Start();
   }
   void Start() {
-    serve = std::make_unique<ServeProcess>(
-        dir.path(), args,
-        std::vector<std::string>{
-            "TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
-            "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
-            "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
-            "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(), "RECRULES_API_TOKENS=service-token"});
+    std::vector<std::string> all = {"TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
+                                    "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
+                                    "RECRULES_TWILIO_API_URL=" + fake.url(),
+                                    "RECRULES_TWILIO_IAM_URL=" + fake.url(),
+                                    "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(),
+                                    "RECRULES_API_TOKENS=service-token"};
+    all.insert(all.end(), env.begin(), env.end());
+    serve = std::make_unique<ServeProcess>(dir.path(), args, all);
     port = serve->WaitForPort();
     REQUIRE_MESSAGE(port > 0, serve->stderr_text());
   }
@@ -1042,4 +1044,143 @@ TEST_CASE("issue 18: answers as the template's functions give them") {
     CHECK(Body(bad)["message"] == "request body: expected a JSON object of parameters");
   }
   CHECK(f.Stop() == 0);
+}
+
+namespace {
+
+const std::string kUpdateTask = "/common/flex/taskrouter/update-task-attributes";
+
+// The media object the template's plugin writes after create-recording (dualChannelHelper).
+json TemplateMedia(const std::string& recording_sid, int64_t start_ms) {
+  return {{"url", "https://api.twilio.com/2010-04-01/Accounts/" +
+                      std::string(FakeTwilio::kAccountSid) + "/Recordings/" + recording_sid},
+          {"type", "VoiceRecording"},
+          {"start_time", start_ms},
+          {"channels", json::array({"customer", "others"})}};
+}
+
+}  // namespace
+
+TEST_CASE("issue 18: update-task-attributes with the template's contract") {
+  json attributes = {{"call_sid", kCall}, {"custom", {{"keep", 1}, {"list", {1, 2, 3}}}}};
+  auto seeded = [&](TwilioFixture& f) {
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  };
+  SUBCASE("the plugin's media link is merged into the task, conditionally") {
+    TwilioFixture f(Policy(false), {}, [](TwilioFixture& fx) {
+      fx.env.push_back("TWILIO_FLEX_WORKSPACE_SID=" + kWorkspace);
+    });
+    seeded(f);
+    HttpClient c(f.port);
+    HttpReply created = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(created.status == 200);
+    const std::string sid = Body(created)["recording"]["sid"];
+    json update = {{"conversations", {{"media", json::array({TemplateMedia(sid, 1699999999000)})}}},
+                   {"custom", {{"list", {9}}}}};
+    HttpReply r =
+        PostForm(c, kUpdateTask,
+                 {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", update.dump()}});
+    CHECK(r.status == 200);
+    CHECK(Body(r) == json{{"success", true}});
+    json merged = TaskAttributes(f.fake);
+    CHECK(merged["conversations"]["media"][0] == TemplateMedia(sid, 1699999999000));
+    CHECK(merged["custom"]["keep"] == 1);
+    CHECK(merged["custom"]["list"] == json::array({9, 2, 3}));  // lodash merges arrays by index
+    bool conditional = false;
+    for (const json& u : f.fake.RequestsTo("/Tasks/" + kTask)) {
+      if (u["method"] == "POST") conditional = u["headers"].contains("if-match");
+    }
+    CHECK(conditional);
+    // Bad parameters: 400 in the template's shape; an unknown task: Twilio's 404.
+    HttpReply bad = PostForm(
+        c, kUpdateTask, {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", "[]"}});
+    CHECK(bad.status == 400);
+    CHECK(Body(bad)["message"] == "attributesUpdate: expected a JSON object");
+    HttpReply unknown = PostForm(c, kUpdateTask,
+                                 {{"Token", "tok-alice"},
+                                  {"taskSid", "WT9999999999999999999999999999999f"},
+                                  {"attributesUpdate", "{}"}});
+    CHECK(unknown.status == 404);
+    CHECK(Body(unknown)["success"] == false);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("without TWILIO_FLEX_WORKSPACE_SID: the workspace of the TaskRouter events") {
+    TwilioFixture f;
+    seeded(f);
+    HttpClient c(f.port);
+    Fields fields = {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", "{}"}};
+    CHECK(PostForm(c, kUpdateTask, fields).status == 503);
+    REQUIRE(SignedEvent(f, c, "task.created", attributes).status == 200);
+    CHECK(PostForm(c, kUpdateTask, fields).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("the task seen through it ties its legs: a trading line's worker leg is guarded") {
+    TwilioFixture f(TradingDualPolicy(), {}, [](TwilioFixture& fx) {
+      WriteTradingRule(fx);
+      fx.env.push_back("TWILIO_FLEX_WORKSPACE_SID=" + kWorkspace);
+    });
+    json trading = {
+        {"call_sid", kCall},
+        {"conference",
+         {{"sid", kConference}, {"participants", {{"customer", kCall}, {"worker", kWorkerLeg}}}}}};
+    f.fake.Seed({{"tasks",
+                  {{kTask,
+                    {{"workspace_sid", kWorkspace},
+                     {"task_queue_friendly_name", "Trading Desk"},
+                     {"attributes", trading}}}}}});
+    HttpClient c(f.port);
+    // No TaskRouter events at all: the plugin records the worker's leg, then writes its link.
+    HttpReply created = PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+    REQUIRE(created.status == 200);
+    json update = {{"reservation_attributes",
+                    {{kReservation,
+                      {{"media", json::array({TemplateMedia(Body(created)["recording"]["sid"],
+                                                            1699999999000)})}}}}}};
+    REQUIRE(
+        PostForm(c, kUpdateTask,
+                 {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", update.dump()}})
+            .status == 200);
+    HttpReply paused = PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+    CHECK(paused.status == 409);
+    CHECK(f.fake.RequestsTo("/Recordings/").empty());
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: the server-side media object is the template's") {
+  SUBCASE("start_time: epoch ms one second before the accept; the public media URL") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes,
+                        {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000250"}})
+                .status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    json media = TaskAttributes(f.fake)["conversations"]["media"];
+    REQUIRE(media.size() == 1);
+    json created = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json");
+    REQUIRE(created.size() == 1);
+    CHECK(f.Stop() == 0);
+    const std::string sid = f.LogLines("recording").at(0)["recordingSid"];
+    CHECK(media[0] == TemplateMedia(sid, 1699999999250));
+  }
+  SUBCASE("RECRULES_TWILIO_MEDIA_URL: another base for the link only") {
+    TwilioFixture f(Policy(true, "customer"), {}, [](TwilioFixture& fx) {
+      fx.env.push_back("RECRULES_TWILIO_MEDIA_URL=https://media.example.com/");
+    });
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    std::string url = TaskAttributes(f.fake)["conversations"]["media"][0]["url"];
+    CHECK(url.rfind("https://media.example.com/2010-04-01/Accounts/" +
+                        std::string(FakeTwilio::kAccountSid) + "/Recordings/RE",
+                    0) == 0);
+    CHECK(f.Stop() == 0);
+  }
 }
