@@ -117,7 +117,8 @@ int Run(const ServeArgs& args) {
     return kExitBadInput;
   }
   access.flex_tokens = twilio_config->has_credentials();
-  access.twilio_signatures = !twilio_config->auth_token.empty();
+  access.twilio_signatures =
+      !twilio_config->auth_token.empty() || !twilio_config->webhook_shared_key.empty();
   if (Status s = server::CheckAccessForListen(access, http.host); !s.ok()) {
     PrintError("serve", s.message());
     return kExitBadInput;

@@ -339,11 +339,9 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       if (signature.empty()) {
         return ReplyError(ex, route, 403, "forbidden", "missing X-Twilio-Signature");
       }
-      if (!recording->ValidSignature(url, *form, signature)) {
-        return ReplyError(ex, route, 403, "forbidden",
-                          "X-Twilio-Signature does not match " + url +
-                              " and the form (behind a proxy, set --public-url)");
-      }
+      std::string wrong = recording->CheckSignature(
+          url, *form, signature, req.Header("x-twilio-webhooks-signature-settings"));
+      if (!wrong.empty()) return ReplyError(ex, route, 403, "forbidden", wrong);
     } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
                         "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "

@@ -202,11 +202,27 @@ twilio::TokenValidator::Check RecordingActions::ValidateToken(const std::string&
   return check;
 }
 
-bool RecordingActions::ValidSignature(std::string_view url, const FormFields& fields,
-                                      std::string_view signature) const {
-  const std::string& token = client_.config().auth_token;
-  if (token.empty() || signature.empty()) return false;
-  return twilio::ValidTwilioSignature(token, url, fields, signature);
+std::string RecordingActions::CheckSignature(std::string_view url, const FormFields& fields,
+                                             std::string_view signature,
+                                             std::string_view settings) const {
+  const bool shared_key = !settings.empty();
+  const std::string& secret =
+      shared_key ? client_.config().webhook_shared_key : client_.config().auth_token;
+  if (secret.empty()) {
+    return shared_key ? "the request is signed with a SharedKey "
+                        "(X-Twilio-Webhooks-Signature-Settings), and TWILIO_WEBHOOK_SHARED_KEY "
+                        "is not set"
+                      : "TWILIO_AUTH_TOKEN is not set to check X-Twilio-Signature";
+  }
+  std::optional<twilio::SignatureAlgorithm> algorithm =
+      twilio::SignatureAlgorithmFromSettings(settings);
+  if (!algorithm) {
+    return "X-Twilio-Webhooks-Signature-Settings names an algorithm recrules does not know (it "
+           "knows HMAC_SHA1 and HMAC_SHA256)";
+  }
+  if (twilio::ValidTwilioSignature(secret, url, fields, signature, *algorithm)) return "";
+  return std::string("X-Twilio-Signature does not match ") + std::string(url) + " and the form" +
+         (shared_key ? " (signed with the SharedKey)" : "") + " (behind a proxy, set --public-url)";
 }
 
 void RecordingActions::Note(const char* source, const char* operation, const TwilioResponse& r,

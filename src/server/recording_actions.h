@@ -78,9 +78,11 @@ class RecordingActions {
 
   // A Flex user token, checked with Twilio and cached.
   twilio::TokenValidator::Check ValidateToken(const std::string& token);
-  // X-Twilio-Signature over `url` and the form fields. False when no auth token is configured.
-  bool ValidSignature(std::string_view url, const FormFields& fields,
-                      std::string_view signature) const;
+  // X-Twilio-Signature over `url` and the form fields, with the auth token, or with the
+  // SharedKey secret (TWILIO_WEBHOOK_SHARED_KEY) and the algorithm named when
+  // X-Twilio-Webhooks-Signature-Settings (`settings`) is sent. Empty when valid, else why not.
+  std::string CheckSignature(std::string_view url, const FormFields& fields,
+                             std::string_view signature, std::string_view settings) const;
 
   // One Flex template endpoint: the answer in the template's shape
   // {recording, success, message, twilioErrorCode, twilioDocPage}. `identity` is the Flex user

@@ -1184,3 +1184,49 @@ TEST_CASE("issue 18: the server-side media object is the template's") {
     CHECK(f.Stop() == 0);
   }
 }
+
+TEST_CASE("issue 18: TaskRouter callbacks signed with a SharedKey") {
+  const std::string kSecret = "shared-key-secret";
+  Fields fields = {{"EventType", "task.created"}, {"TaskSid", kTask}, {"WorkspaceSid", kWorkspace}};
+  auto post = [&](TwilioFixture& f, HttpClient& c, const std::string& settings,
+                  recrules::twilio::SignatureAlgorithm algorithm, const std::string& secret) {
+    auto headers = kFormType;
+    headers.emplace_back("X-Twilio-Signature",
+                         recrules::twilio::ComputeTwilioSignature(
+                             secret, f.url("/v1/taskrouter/events"), fields, algorithm));
+    headers.emplace_back("X-Twilio-Webhooks-Signature-Settings", settings);
+    return PostForm(c, "/v1/taskrouter/events", fields, headers);
+  };
+  const auto kSha256 = recrules::twilio::SignatureAlgorithm::kHmacSha256;
+  const std::string kSettings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256";
+  SUBCASE("TWILIO_WEBHOOK_SHARED_KEY set: accepted, and only with that secret") {
+    TwilioFixture f(Policy(false), {}, [&](TwilioFixture& fx) {
+      fx.env.push_back("TWILIO_WEBHOOK_SHARED_KEY=" + kSecret);
+    });
+    HttpClient c(f.port);
+    CHECK(post(f, c, kSettings, kSha256, kSecret).status == 200);
+    HttpReply wrong = post(f, c, kSettings, kSha256, FakeTwilio::kAuthToken);
+    CHECK(wrong.status == 403);
+    CHECK(Body(wrong)["error"]["message"].get<std::string>().find("signed with the SharedKey") !=
+          std::string::npos);
+    HttpReply odd = post(f, c, "key=k,algorithm=HMAC_SHA512", kSha256, kSecret);
+    CHECK(odd.status == 403);
+    // Without the settings header the auth token signs, as before.
+    auto headers = kFormType;
+    headers.emplace_back("X-Twilio-Signature",
+                         recrules::twilio::ComputeTwilioSignature(
+                             FakeTwilio::kAuthToken, f.url("/v1/taskrouter/events"), fields));
+    CHECK(PostForm(c, "/v1/taskrouter/events", fields, headers).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("not set: refused, saying what to set") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    HttpReply r = post(f, c, kSettings, kSha256, kSecret);
+    CHECK(r.status == 403);
+    CHECK(Body(r)["error"]["message"] ==
+          "the request is signed with a SharedKey (X-Twilio-Webhooks-Signature-Settings), and "
+          "TWILIO_WEBHOOK_SHARED_KEY is not set");
+    CHECK(f.Stop() == 0);
+  }
+}
