@@ -12,6 +12,7 @@
 #include <deque>
 #include <mutex>
 
+#include "server/call_service.h"
 #include "server/form.h"
 #include "server/json_text.h"
 #include "server/memory_call_store.h"
@@ -176,12 +177,8 @@ struct HttpAdapter::Impl {
   RecordingActions* recording;
   boost::asio::thread_pool workers;
   int reload_listener = 0;
-  // What is known about calls: tasks by SID, reservations accepted, legs' recordings.
-  std::unique_ptr<CallStore> calls;
-  // The workspace of the TaskRouter events received, for update-task-attributes when
-  // TWILIO_FLEX_WORKSPACE_SID is not set.
-  std::mutex workspace_mu;
-  std::string event_workspace;
+  // The calls: TaskRouter events and Flex recording requests, with what is known about them.
+  CallService service;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -191,8 +188,12 @@ struct HttpAdapter::Impl {
         options(std::move(o)),
         recording(r),
         workers(size_t(std::max(1, options.worker_threads))),
-        calls(std::make_unique<MemoryCallStore>(r != nullptr ? options.known_calls : 0,
-                                                options.parse_limits)) {}
+        service(e, m, d, r,
+                std::make_unique<MemoryCallStore>(r != nullptr ? options.known_calls : 0,
+                                                  options.parse_limits),
+                options.parse_limits,
+                [this](std::function<void()> job) { boost::asio::post(workers, std::move(job)); }) {
+  }
 
   // Adds the CORS headers the request's Origin is entitled to, and sends.
   void Reply(Exchange& ex, HttpResponse r, const Route* route) {
@@ -225,28 +226,13 @@ struct HttpAdapter::Impl {
   void Handle(Exchange ex);
   void Preflight(Exchange& ex, const Route& route);
   void Dispatch(Exchange ex, const Route& route, const std::string& identity);
+  // The same, with the form already parsed (a webhook's, for its signature): parsed once.
+  void Dispatch(Exchange ex, const Route& route, const std::string& identity, FormFields form);
   void Decide(Exchange& ex, const Route& route);
   void Policy(Exchange& ex, const Route& route);
-  void TaskRouterEvent(Exchange& ex, const Route& route);
+  void TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form);
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
   void UpdateTaskAttributes(Exchange& ex, const Route& route, const std::string& identity);
-  void TaskUpdated(Exchange& ex, const Route& route, const FormFields& form);
-  // A decision-log line for a TaskRouter event recrules received and did not act on (a
-  // duplicate, a stale update): `fields` holds what is particular to it.
-  void LogEventNotActedOn(const char* type, std::string_view event_type, std::string_view task_sid,
-                          json fields, const char* message);
-  void Reconcile(const Decision& decision, const Task& task);
-  // Limits for a form's JSON fields (TaskAttributes, ...): the transport bounds the body.
-  ParseLimits FormLimits(const HttpRequest& req) const {
-    return ParseLimits{req.body.size() + 1, options.parse_limits.max_depth};
-  }
-  void LogDecision(const std::string& decision_json, std::string_view source,
-                   std::string_view extra_fields);
-  // The same, with the fields of the JSON object `extra` before the decision's.
-  void LogDecision(const std::string& decision_json, std::string_view source, const json& extra) {
-    std::string text = DumpJson(extra);
-    LogDecision(decision_json, source, std::string_view(text).substr(1, text.size() - 2));
-  }
 };
 
 void HttpAdapter::Impl::Handle(Exchange ex) {
@@ -342,6 +328,7 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       std::string wrong = recording->CheckSignature(
           url, *form, signature, req.Header("x-twilio-webhooks-signature-settings"));
       if (!wrong.empty()) return ReplyError(ex, route, 403, "forbidden", wrong);
+      return Dispatch(std::move(ex), *route, "", std::move(*form));
     } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
                         "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
@@ -402,8 +389,11 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
       });
       return;
     }
-    case RouteId::kTaskRouterEvents:
-      return TaskRouterEvent(ex, route);
+    case RouteId::kTaskRouterEvents: {
+      auto form = ParseForm(ex.request().body);
+      if (!form.ok()) return ReplyStatus(ex, &route, form.status());
+      return TaskRouterEvent(ex, route, *form);
+    }
     case RouteId::kCreateRecording:
     case RouteId::kPauseCallRecording:
     case RouteId::kPauseConferenceRecording:
@@ -413,6 +403,12 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
     case RouteId::kUpdateTaskAttributes:
       return UpdateTaskAttributes(ex, route, identity);
   }
+}
+
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::string& identity,
+                                 FormFields form) {
+  if (route.id == RouteId::kTaskRouterEvents) return TaskRouterEvent(ex, route, form);
+  Dispatch(std::move(ex), route, identity);
 }
 
 void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
@@ -427,190 +423,46 @@ void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
   Status s = engine->Decide(req.body, options, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
   // So that a later Flex recording request on this call can be decided.
-  calls->RememberRequest(decision.call_sid, decision.conference_sid, req.body);
+  service.RememberDecided(decision, req.body);
   HttpResponse r;
   r.body.reserve(512);
   decision.AppendJson(&r.body);
   metrics->CountDecision(decision);
-  LogDecision(r.body, "api", std::string_view());
+  LogDecision(decision_log, r.body, "api", std::string_view());
   Reply(ex, std::move(r), &route);
 }
 
 // {"time":...,"type":"decision","source":...,<extra>,<the decision's own fields>}
-void HttpAdapter::Impl::LogDecision(const std::string& decision_json, std::string_view source,
-                                    std::string_view extra_fields) {
-  if (!decision_log->enabled()) return;
-  std::string line;
-  line.reserve(decision_json.size() + 96 + extra_fields.size());
-  line += "{\"time\":\"";
-  AppendNowRfc3339(&line);
-  line += "\",\"type\":\"decision\",\"source\":\"";
-  line += source;
-  line += "\",";
-  if (!extra_fields.empty()) {
-    line += extra_fields;
-    line += ',';
-  }
-  line.append(decision_json, 1, std::string::npos);
-  decision_log->Append(std::move(line));
-}
-
 void HttpAdapter::Impl::Policy(Exchange& ex, const Route& route) {
   // The engine's writer: the same shape as recrules_policy_info in the C API.
   Reply(ex, JsonResponse(200, engine->Info().ToJson()), &route);
 }
 
-void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
-  const HttpRequest& req = ex.request();
-  auto form = ParseForm(req.body);
-  if (!form.ok()) return ReplyStatus(ex, &route, form.status());
-  const std::string* event_type = FindField(*form, "EventType");
-  if (event_type == nullptr) {
-    return ReplyError(ex, &route, 400, "invalid_input", "EventType: missing form field");
+void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form) {
+  CallService::EventResult result = service.TaskRouterEvent(form, ex.request().body.size());
+  if (!result.status.ok()) return ReplyStatus(ex, &route, result.status);
+  std::string body = DumpJson(json{{"received", true}, {"eventType", result.event_type}});
+  body.pop_back();  // the closing brace
+  if (result.decision_json.empty()) {
+    body += ",\"action\":\"";
+    body += result.action;
+    body += '"';
+    if (std::string_view(result.action) == "duplicate") body += ",\"recording\":\"not_started\"";
+  } else {
+    body += ",\"decision\":";
+    body += result.decision_json;  // the engine's own JSON, as it is
+    body += ",\"recording\":\"";
+    body += result.recording;
+    body += '"';
   }
-  if (const std::string* workspace = FindField(*form, "WorkspaceSid");
-      workspace != nullptr && !workspace->empty()) {
-    std::lock_guard<std::mutex> lock(workspace_mu);
-    if (event_workspace != *workspace) event_workspace = *workspace;
-  }
-  const std::string* channel = FindField(*form, "TaskChannelUniqueName");
-  const bool voice = channel != nullptr && *channel == "voice";
-  if (voice && *event_type == "task.updated") return TaskUpdated(ex, route, *form);
-  if (*event_type != "reservation.accepted" || !voice) {
-    json body = {{"received", true}, {"eventType", *event_type}, {"action", "ignored"}};
-    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-  }
-  auto task = Task::FromForm(*form, FormLimits(req));
-  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
-  const std::string* reservation = FindField(*form, "ReservationSid");
-  if (reservation != nullptr && !calls->FirstAccept(*reservation)) {
-    LogEventNotActedOn("duplicate_event", *event_type, task->task_sid(),
-                       {{"reservationSid", *reservation}},
-                       "reservation.accepted was already handled for this reservation: "
-                       "no second decision or recording");
-    json body = {{"received", true},
-                 {"eventType", *event_type},
-                 {"action", "duplicate"},
-                 {"recording", "not_started"}};
-    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-  }
-  Request request{Event::kAccept, *task};
-  Decision decision;
-  Status s = engine->Decide(request, {}, &decision);
-  if (!s.ok()) {
-    if (reservation != nullptr) calls->ForgetAccept(*reservation);
-    return ReplyStatus(ex, &route, s);
-  }
-  calls->Remember(*task, &*form);
-  std::string decision_json = decision.ToJson();
-  metrics->CountDecision(decision);
-  json extra = {{"eventType", *event_type}};
-  LogDecision(decision_json, "taskrouter", extra);
-  const bool start = recording != nullptr && decision.action == Action::kRecord &&
-                     decision.mode == Mode::kDualChannel;
-  if (start) {
-    // Answer TaskRouter now; the recording starts on a worker.
-    boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
-      // The leg recorded may be the worker's: Flex pauses name that call.
-      const std::string leg = recording->StartDualChannel(decision, task, fields, *calls);
-      calls->Remember(leg, task, &fields);
-      calls->SetLeg(task.task_sid(), leg);
-    });
-  }
-  json body = {{"received", true},
-               {"eventType", *event_type},
-               {"decision", json::parse(decision_json)},
-               {"recording", start ? "starting" : "not_started"}};
-  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
+  body += '}';
+  Reply(ex, JsonResponse(200, std::move(body)), &route);
 }
-
-void HttpAdapter::Impl::LogEventNotActedOn(const char* type, std::string_view event_type,
-                                           std::string_view task_sid, json fields,
-                                           const char* message) {
-  if (!decision_log->enabled()) return;
-  fields["time"] = NowRfc3339();
-  fields["type"] = type;
-  fields["source"] = "taskrouter";
-  fields["eventType"] = event_type;
-  fields["taskSid"] = task_sid;
-  fields["message"] = message;
-  decision_log->Append(DumpJson(fields));
-}
-
-namespace {
-
-// A positive decimal number, 0 when absent or not one.
-int64_t PositiveNumber(const std::string* field) {
-  int64_t value = 0;
-  if (field == nullptr) return 0;
-  auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
-  return ec == std::errc() && end == field->data() + field->size() && value > 0 ? value : 0;
-}
-
-// When TaskRouter sent the event, in milliseconds: TimestampMs, else Timestamp (seconds); 0
-// when neither is there. Two events within one second are ordered only by TimestampMs.
-int64_t EventOrder(const FormFields& form) {
-  if (int64_t ms = PositiveNumber(FindField(form, "TimestampMs"))) return ms;
-  const int64_t seconds = PositiveNumber(FindField(form, "Timestamp"));
-  return seconds > 0 && seconds < INT64_MAX / 1000 ? seconds * 1000 : 0;
-}
-
-}  // namespace
 
 // A voice task's attributes changed (a payment IVR began, capture ended): the update event is
 // put to the policy, and the recording follows: paused while the decision says pause, resumed
 // once it says record again, but only a pause recrules made (an agent's own pause stays).
-void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const FormFields& form) {
-  auto task = Task::FromForm(form, FormLimits(ex.request()));
-  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
-  Decision decision;
-  Status s = engine->Decide(Request{Event::kUpdate, *task}, {}, &decision);
-  if (!s.ok()) return ReplyStatus(ex, &route, s);
-  calls->Remember(*task, &form);
-  std::string decision_json = decision.ToJson();
-  metrics->CountDecision(decision);
-  LogDecision(decision_json, "taskrouter", json{{"eventType", "task.updated"}});
-  const char* change = "unchanged";
-  if (recording != nullptr && decision.action != Action::kSkip) {
-    const bool pause = decision.action == Action::kPause;
-    const std::string* timestamp = FindField(form, "TimestampMs");
-    if (timestamp == nullptr) timestamp = FindField(form, "Timestamp");
-    switch (calls->WantPaused(task->task_sid(), pause, EventOrder(form))) {
-      case CallStore::Want::kStale:
-        change = "stale";
-        LogEventNotActedOn(
-            "stale_event", "task.updated", task->task_sid(),
-            {{"decisionId", decision.id}, {"timestamp", timestamp ? *timestamp : std::string()}},
-            "task.updated sent before one already applied to this task (out of "
-            "order or replayed): the recording is not changed");
-        break;
-      case CallStore::Want::kAsIs:
-        break;
-      case CallStore::Want::kRunReconciler:
-        change = pause ? "pausing" : "resuming";
-        boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
-        break;
-    }
-  }
-  json body = {{"received", true},
-               {"eventType", "task.updated"},
-               {"decision", json::parse(decision_json)},
-               {"recording", change}};
-  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-}
-
 // On a worker: Twilio calls until the recording is as the latest decision wants.
-void HttpAdapter::Impl::Reconcile(const Decision& decision, const Task& task) {
-  const std::string task_sid(task.task_sid());
-  while (std::optional<CallStore::Step> step = calls->NextStep(task_sid)) {
-    std::string changed;
-    const bool ok = recording->ApplyUpdate(decision, task, calls->LegOf(task_sid), step->pause,
-                                           step->paused_sid, &changed);
-    calls->StepDone(task_sid, ok, step->pause ? changed : "");
-    if (!ok) break;
-  }
-}
-
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
                                       const std::string& identity) {
   auto form = FlexParameters(ex.request(), options.parse_limits.max_depth);
@@ -643,43 +495,19 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
   auto read = ReadFlexRequest(op, *form);
   if (auto* bad = std::get_if<HttpResponse>(&read)) return Reply(ex, std::move(*bad), &route);
   FlexRequest request = std::get<FlexRequest>(std::move(read));
-  // A call this server has decided on is put to the policy first: a rule may refuse a pause
-  // (a line that must be recorded in full) or a recording (an excluded call).
-  std::optional<Decision> decision;
-  const std::string& sid = request.on_call() ? request.call_sid : request.conference_sid;
-  if (std::optional<Task> task = calls->Find(sid)) {
-    const Event event = op == FlexOperation::kCreateRecording ? Event::kAccept
-                        : request.pause()                     ? Event::kPauseRequest
-                                                              : Event::kResumeRequest;
-    decision.emplace();
-    Status s = engine->Decide(Request{event, *task}, {}, &*decision);
-    if (!s.ok()) return ReplyStatus(ex, &route, s);
-    metrics->CountDecision(*decision);
-    json extra = {{"operation", FlexOperationName(op)}};
-    if (!identity.empty()) extra["identity"] = identity;
-    LogDecision(decision->ToJson(), "flex", extra);
-    const Action grants = request.pause() ? Action::kPause : Action::kRecord;
-    if (decision->action != grants) {
-      HttpResponse r;
-      r.status = 409;
-      r.body = FlexBody(false, nullptr,
-                        std::string(FlexOperationName(op)) +
-                            " refused by the policy: " + decision->reason + " (rule " +
-                            decision->rule + ", decision " + decision->id + ")");
-      return Reply(ex, std::move(r), &route);
-    }
+  CallService::FlexCheck check = service.CheckFlex(request, identity);
+  if (!check.status.ok()) return ReplyStatus(ex, &route, check.status);
+  if (!check.refusal.empty()) {
+    HttpResponse r;
+    r.status = 409;
+    r.body = FlexBody(false, nullptr, check.refusal);
+    return Reply(ex, std::move(r), &route);
   }
   // Twilio calls block: worker pool (this may already be a worker, after a token check).
   auto shared = std::make_shared<Exchange>(std::move(ex));
   boost::asio::post(workers, [this, shared, &route, request = std::move(request), identity,
-                              decision = std::move(decision)] {
-    HttpResponse answer =
-        recording->Flex(request, identity, decision ? &*decision : nullptr, *calls);
-    // The leg the plugin recorded is the one task.updated pauses (the worker's, say).
-    if (decision && request.op == FlexOperation::kCreateRecording && answer.status == 200) {
-      calls->SetLeg(decision->task_sid, request.call_sid);
-    }
-    Reply(*shared, std::move(answer), &route);
+                              decision = std::move(check.decision)] {
+    Reply(*shared, service.PerformFlex(request, identity, decision), &route);
   });
 }
 
@@ -712,31 +540,12 @@ void HttpAdapter::Impl::UpdateTaskAttributes(Exchange& ex, const Route& route,
                       "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
     return Reply(ex, std::move(r), &route);
   }
-  std::string workspace = recording->options().workspace_sid;
-  if (workspace.empty()) {
-    std::lock_guard<std::mutex> lock(workspace_mu);
-    workspace = event_workspace;
-  }
-  if (workspace.empty()) {
-    HttpResponse r;
-    r.status = 503;
-    r.body = FlexBody(false, nullptr,
-                      "the Flex workspace is not known: set TWILIO_FLEX_WORKSPACE_SID, or send "
-                      "TaskRouter events to /v1/taskrouter/events");
-    return Reply(ex, std::move(r), &route);
-  }
   auto shared = std::make_shared<Exchange>(std::move(ex));
-  boost::asio::post(workers, [this, shared, &route, workspace, task = *task_sid,
-                              update = std::move(update), identity] {
-    FormFields form;
-    HttpResponse answer = recording->UpdateTaskAttributes(workspace, task, update, identity, &form);
-    // The task as it now is: its legs (conference.participants) are tied to it.
-    if (answer.status == 200) {
-      if (auto seen = Task::FromForm(form, options.parse_limits); seen.ok()) {
-        calls->Remember(*seen, &form);
-      }
-    }
-    Reply(*shared, std::move(answer), &route);
+  boost::asio::post(workers, [this, shared, &route, task = *task_sid, update = std::move(update),
+                              identity] {
+    Reply(*shared,
+          service.UpdateTaskAttributes(recording->options().workspace_sid, task, update, identity),
+          &route);
   });
 }
 
@@ -769,17 +578,17 @@ void HttpAdapter::Post(std::function<void()> job) {
 
 void HttpAdapter::StopWorkers() {
   impl_->workers.join();
-  impl_->calls->Close();
+  impl_->service.calls().Close();
 }
 
 Status HttpAdapter::OpenStateFile(const std::string& path) {
-  if (!path.empty() && !impl_->calls->enabled()) {
+  if (!path.empty() && !impl_->service.calls().enabled()) {
     spdlog::warn(
         "--state-file {}: not used: no calls are kept without Twilio credentials, or "
         "with --known-calls 0",
         path);
   }
-  return impl_->calls->OpenStateFile(path);
+  return impl_->service.calls().OpenStateFile(path);
 }
 
 }  // namespace recrules::server
