@@ -2,6 +2,7 @@
 // calls.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -434,4 +435,76 @@ TEST_CASE("RecordingAsTwilioNode: the twilio library's RecordingInstance as JSON
     "priceUnit":"USD","status":"in-progress","channels":2,"source":"StartCallRecordingAPI",
     "errorCode":null,"encryptionDetails":null,
     "uri":"/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json"})"));
+}
+
+TEST_CASE("MemoryCallStore: a leg is claimed once, whoever asks") {
+  using State = CallStore::Claim::State;
+  const auto ttl = std::chrono::milliseconds(10000);
+  SUBCASE("claimed, then pending for others, then recorded for all") {
+    MemoryCallStore store(10);
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kPending);
+    store.LegRecorded("CA1", LegRecording{"RE1", "taskrouter", R"({"sid":"RE1"})"});
+    CallStore::Claim again = store.ClaimLeg("CA1", ttl);
+    CHECK(again.state == State::kRecorded);
+    CHECK(again.recording.sid == "RE1");
+    CHECK(again.recording.started_by == "taskrouter");
+    CHECK(store.RecordingOf("CA1")->sid == "RE1");
+    CHECK_FALSE(store.RecordingOf("CA2"));
+  }
+  SUBCASE("a failed start is released; a claim whose holder died lapses") {
+    MemoryCallStore store(10);
+    REQUIRE(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    store.ReleaseLeg("CA1");
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    REQUIRE(store.ClaimLeg("CA2", std::chrono::milliseconds(10)).state == State::kClaimed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    CHECK(store.ClaimLeg("CA2", ttl).state == State::kClaimed);
+  }
+  SUBCASE("threads racing for one leg: one wins") {
+    MemoryCallStore store(100);
+    std::atomic<int> won{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+      threads.emplace_back([&] {
+        for (int leg = 0; leg < 50; ++leg) {
+          if (store.ClaimLeg("CA" + std::to_string(leg), ttl).state == State::kClaimed) ++won;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(won == 50);
+  }
+  SUBCASE("kept in the state file") {
+    recrules::testing::TempDir dir;
+    const std::string path = dir.file("state.jsonl");
+    {
+      MemoryCallStore store(10);
+      REQUIRE(store.OpenStateFile(path).ok());
+      REQUIRE(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+      store.LegRecorded("CA1", LegRecording{"RE1", "flex", R"({"sid":"RE1","channels":2})"});
+    }
+    MemoryCallStore store(10);
+    REQUIRE(store.OpenStateFile(path).ok());
+    CallStore::Claim claim = store.ClaimLeg("CA1", ttl);
+    CHECK(claim.state == State::kRecorded);
+    CHECK(json::parse(claim.recording.twilio_json) == json{{"sid", "RE1"}, {"channels", 2}});
+  }
+}
+
+TEST_CASE("MemoryCallStore: a task is found by every leg Flex writes, and reservations once") {
+  auto task = recrules::Task::FromJson(
+      R"({"queueName":"Trading Desk","attributes":{"call_sid":"CA1","conference":{"sid":"CF1",)"
+      R"("participants":{"customer":"CA1","worker":"CA2","supervisor":""}}}})");
+  REQUIRE(task.ok());
+  CHECK(ParticipantLegs(*task) == std::vector<std::string>{"CA1", "CA2"});
+  MemoryCallStore store(10);
+  store.Remember(*task);
+  REQUIRE(store.Find("CA2"));
+  CHECK(store.Find("CA2")->queue_name() == "Trading Desk");
+  CHECK(store.Find("CF1"));
+  CHECK(store.FirstAccept("WR1"));
+  CHECK_FALSE(store.FirstAccept("WR1"));
+  store.ForgetAccept("WR1");
+  CHECK(store.FirstAccept("WR1"));
 }
