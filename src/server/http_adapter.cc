@@ -7,11 +7,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
-#include <charconv>
-#include <ctime>
-#include <deque>
-#include <mutex>
-
 #include "server/call_service.h"
 #include "server/form.h"
 #include "server/json_text.h"
