@@ -122,7 +122,8 @@ int Run(const ServeArgs& args) {
     return kExitBadInput;
   }
   access.flex_tokens = twilio_config->has_credentials();
-  access.twilio_signatures = !twilio_config->auth_token.empty();
+  access.twilio_signatures =
+      !twilio_config->auth_token.empty() || !twilio_config->webhook_shared_key.empty();
   if (Status s = server::CheckAccessForListen(access, http.host); !s.ok()) {
     PrintError("serve", s.message());
     return kExitBadInput;
@@ -167,10 +168,24 @@ int Run(const ServeArgs& args) {
   adapter_options.worker_threads = args.workers;
   adapter_options.parse_limits = engine_options.parse_limits;
   adapter_options.known_calls = args.known_calls;
+  server::RecordingActionsOptions recording_options;
+  if (const char* media = std::getenv("RECRULES_TWILIO_MEDIA_URL"); media && *media) {
+    std::string url = media;
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+      PrintError("serve", "RECRULES_TWILIO_MEDIA_URL must start with http:// or https:// (got \"" +
+                              url + "\")");
+      return kExitBadInput;
+    }
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    recording_options.media_url = url;
+  }
+  if (const char* workspace = std::getenv("TWILIO_FLEX_WORKSPACE_SID")) {
+    recording_options.workspace_sid = workspace;
+  }
   std::unique_ptr<server::RecordingActions> recording;
   if (twilio_config->has_credentials()) {
-    recording =
-        std::make_unique<server::RecordingActions>(*twilio_config, &metrics, decision_log->get());
+    recording = std::make_unique<server::RecordingActions>(*twilio_config, &metrics,
+                                                           decision_log->get(), recording_options);
   }
   server::HttpAdapter adapter(engine->get(), &metrics, decision_log->get(), access, adapter_options,
                               recording.get());

@@ -7,15 +7,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
-#include <charconv>
-#include <ctime>
-#include <deque>
-#include <mutex>
-#include <unordered_set>
-
+#include "server/call_service.h"
 #include "server/form.h"
 #include "server/json_text.h"
-#include "server/known_calls.h"
+#include "server/memory_call_store.h"
 #include "server/recording_actions.h"
 #include "server/token_checks.h"
 
@@ -62,6 +57,7 @@ enum class RouteId {
   kPauseConferenceRecording,
   kResumeCallRecording,
   kResumeConferenceRecording,
+  kUpdateTaskAttributes,
 };
 
 // Who may call a route.
@@ -96,6 +92,8 @@ constexpr Route kRoutes[] = {
      Guard::kCaller, true},
     {"/features/pause-recording/flex/resume-conference-recording",
      RouteId::kResumeConferenceRecording, "POST", Guard::kCaller, true},
+    {"/common/flex/taskrouter/update-task-attributes", RouteId::kUpdateTaskAttributes, "POST",
+     Guard::kCaller, true},
 };
 
 const Route* FindRoute(std::string_view path) {
@@ -129,37 +127,42 @@ std::string FlexBody(bool success, const json& recording, std::string_view messa
   return DumpJson(body);
 }
 
-}  // namespace
-
-// The reservations whose reservation.accepted was handled. TaskRouter accepts a reservation
-// once, so a second callback for it is a replay (an attacker resending a signed request, whose
-// signature carries no time) or a retry: it must not start a second recording. Keeps the most
-// recent kKeep reservations. Thread-safe.
-class AcceptedReservations {
- public:
-  static constexpr size_t kKeep = 100000;
-  // True the first time `reservation_sid` is seen.
-  bool Insert(const std::string& reservation_sid) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!seen_.insert(reservation_sid).second) return false;
-    order_.push_back(reservation_sid);
-    if (order_.size() > kKeep) {
-      seen_.erase(order_.front());
-      order_.pop_front();
+// The parameters of a Flex endpoint, merged as Twilio Functions merge them into one event: the
+// body's fields (a form, or a JSON object's members: strings as they are, anything else as
+// its JSON text), then the query string's. The first of a name wins (FindField).
+Result<FormFields> FlexParameters(const HttpRequest& req, size_t max_depth) {
+  FormFields fields;
+  std::string_view type = req.Header("content-type");
+  if (type.substr(0, 16) == "application/json") {
+    json body;
+    try {
+      body = json::parse(req.body, [max_depth](int depth, json::parse_event_t, json&) {
+        if (size_t(depth) > max_depth) throw std::length_error("nested too deep");
+        return true;
+      });
+    } catch (const std::exception& e) {
+      return Status::InvalidInput(std::string("request body: malformed JSON: ") + e.what());
     }
-    return true;
+    if (!body.is_object()) {
+      return Status::InvalidInput("request body: expected a JSON object of parameters");
+    }
+    for (const auto& [name, value] : body.items()) {
+      fields.emplace_back(name, value.is_string() ? value.get<std::string>() : DumpJson(value));
+    }
+  } else {
+    auto form = ParseForm(req.body);
+    if (!form.ok()) return form.status();
+    fields = std::move(*form);
   }
-  // Forgets a reservation whose decision failed, so Twilio's retry is handled.
-  void Erase(const std::string& reservation_sid) {
-    std::lock_guard<std::mutex> lock(mu_);
-    seen_.erase(reservation_sid);
+  if (!req.query().empty()) {
+    auto query = ParseForm(req.query());
+    if (!query.ok()) return query.status();
+    fields.insert(fields.end(), query->begin(), query->end());
   }
+  return fields;
+}
 
- private:
-  std::mutex mu_;
-  std::unordered_set<std::string> seen_;
-  std::deque<std::string> order_;
-};
+}  // namespace
 
 struct HttpAdapter::Impl {
   Engine* engine;
@@ -174,8 +177,8 @@ struct HttpAdapter::Impl {
   // Twilio at once, so that cached tokens are answered meanwhile.
   TokenChecks token_checks{twilio::TokenValidator::kMaxTwilioChecks + 2, 64};
   int reload_listener = 0;
-  AcceptedReservations accepted;
-  KnownCalls known_calls;
+  // The calls: TaskRouter events and Flex recording requests, with what is known about them.
+  CallService service;
 
   Impl(Engine* e, Metrics* m, DecisionLog* d, AccessConfig a, AdapterOptions o, RecordingActions* r)
       : engine(e),
@@ -185,7 +188,12 @@ struct HttpAdapter::Impl {
         options(std::move(o)),
         recording(r),
         workers(size_t(std::max(1, options.worker_threads))),
-        known_calls(r != nullptr ? options.known_calls : 0, options.parse_limits) {}
+        service(e, m, d, r,
+                std::make_unique<MemoryCallStore>(r != nullptr ? options.known_calls : 0,
+                                                  options.parse_limits),
+                options.parse_limits,
+                [this](std::function<void()> job) { boost::asio::post(workers, std::move(job)); }) {
+  }
 
   // Adds the CORS headers the request's Origin is entitled to, and sends.
   void Reply(Exchange& ex, HttpResponse r, const Route* route) {
@@ -218,27 +226,13 @@ struct HttpAdapter::Impl {
   void Handle(Exchange ex);
   void Preflight(Exchange& ex, const Route& route);
   void Dispatch(Exchange ex, const Route& route, const std::string& identity);
+  // The same, with the form already parsed (a webhook's, for its signature): parsed once.
+  void Dispatch(Exchange ex, const Route& route, const std::string& identity, FormFields form);
   void Decide(Exchange& ex, const Route& route);
   void Policy(Exchange& ex, const Route& route);
-  void TaskRouterEvent(Exchange& ex, const Route& route);
+  void TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form);
   void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
-  void TaskUpdated(Exchange& ex, const Route& route, const FormFields& form);
-  // A decision-log line for a TaskRouter event recrules received and did not act on (a
-  // duplicate, a stale update): `fields` holds what is particular to it.
-  void LogEventNotActedOn(const char* type, std::string_view event_type, std::string_view task_sid,
-                          json fields, const char* message);
-  void Reconcile(const Decision& decision, const Task& task);
-  // Limits for a form's JSON fields (TaskAttributes, ...): the transport bounds the body.
-  ParseLimits FormLimits(const HttpRequest& req) const {
-    return ParseLimits{req.body.size() + 1, options.parse_limits.max_depth};
-  }
-  void LogDecision(const std::string& decision_json, std::string_view source,
-                   std::string_view extra_fields);
-  // The same, with the fields of the JSON object `extra` before the decision's.
-  void LogDecision(const std::string& decision_json, std::string_view source, const json& extra) {
-    std::string text = DumpJson(extra);
-    LogDecision(decision_json, source, std::string_view(text).substr(1, text.size() - 2));
-  }
+  void UpdateTaskAttributes(Exchange& ex, const Route& route, const std::string& identity);
 };
 
 void HttpAdapter::Impl::Handle(Exchange ex) {
@@ -246,6 +240,14 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
   const Route* route = FindRoute(req.path());
   if (route == nullptr) {
     return ReplyError(ex, nullptr, 404, "not_found", "no route for " + std::string(req.path()));
+  }
+  // A browser that may not read the answer must not cause an action: it would report a
+  // network error, and the template's ApiService would retry ten times.
+  if (std::string_view origin = req.Header("origin");
+      !origin.empty() && AllowedOrigin(access, origin).empty()) {
+    return ReplyError(ex, route, 403, "forbidden",
+                      "Origin " + std::string(origin) +
+                          " is not allowed: add it with --cors-origin (nothing was done)");
   }
   if (req.method == "OPTIONS") return Preflight(ex, *route);
   if (req.method != route->method) {
@@ -274,9 +276,15 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       std::string token(bearer);
       if (token.empty() && route->flex_shape) {
         // The Flex template sends its token as the form field Token.
-        auto form = ParseForm(req.body);
+        auto form = FlexParameters(req, options.parse_limits.max_depth);
         if (!form.ok()) return ReplyStatus(ex, route, form.status());
         if (const std::string* t = FindField(*form, "Token")) token = *t;
+      }
+      if (token.empty() && route->flex_shape) {
+        // As the template's token validator answers.
+        return ReplyError(ex, route, 403, "forbidden",
+                          "Unauthorized: Token was not provided (send the form field Token or "
+                          "Authorization: Bearer <token>)");
       }
       if (token.empty()) {
         return ReplyError(ex, route, 401, "unauthorized",
@@ -321,11 +329,10 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       if (signature.empty()) {
         return ReplyError(ex, route, 403, "forbidden", "missing X-Twilio-Signature");
       }
-      if (!recording->ValidSignature(url, *form, signature)) {
-        return ReplyError(ex, route, 403, "forbidden",
-                          "X-Twilio-Signature does not match " + url +
-                              " and the form (behind a proxy, set --public-url)");
-      }
+      std::string wrong = recording->CheckSignature(
+          url, *form, signature, req.Header("x-twilio-webhooks-signature-settings"));
+      if (!wrong.empty()) return ReplyError(ex, route, 403, "forbidden", wrong);
+      return Dispatch(std::move(ex), *route, "", std::move(*form));
     } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
                         "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
@@ -386,15 +393,26 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
       });
       return;
     }
-    case RouteId::kTaskRouterEvents:
-      return TaskRouterEvent(ex, route);
+    case RouteId::kTaskRouterEvents: {
+      auto form = ParseForm(ex.request().body);
+      if (!form.ok()) return ReplyStatus(ex, &route, form.status());
+      return TaskRouterEvent(ex, route, *form);
+    }
     case RouteId::kCreateRecording:
     case RouteId::kPauseCallRecording:
     case RouteId::kPauseConferenceRecording:
     case RouteId::kResumeCallRecording:
     case RouteId::kResumeConferenceRecording:
       return FlexRecording(ex, route, identity);
+    case RouteId::kUpdateTaskAttributes:
+      return UpdateTaskAttributes(ex, route, identity);
   }
+}
+
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::string& identity,
+                                 FormFields form) {
+  if (route.id == RouteId::kTaskRouterEvents) return TaskRouterEvent(ex, route, form);
+  Dispatch(std::move(ex), route, identity);
 }
 
 void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
@@ -409,175 +427,49 @@ void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
   Status s = engine->Decide(req.body, options, &decision);
   if (!s.ok()) return ReplyStatus(ex, &route, s);
   // So that a later Flex recording request on this call can be decided.
-  known_calls.RememberRequest(decision.call_sid, decision.conference_sid, req.body);
+  service.RememberDecided(decision, req.body);
   HttpResponse r;
   r.body.reserve(512);
   decision.AppendJson(&r.body);
   metrics->CountDecision(decision);
-  LogDecision(r.body, "api", std::string_view());
+  LogDecision(decision_log, r.body, "api", std::string_view());
   Reply(ex, std::move(r), &route);
 }
 
 // {"time":...,"type":"decision","source":...,<extra>,<the decision's own fields>}
-void HttpAdapter::Impl::LogDecision(const std::string& decision_json, std::string_view source,
-                                    std::string_view extra_fields) {
-  if (!decision_log->enabled()) return;
-  std::string line;
-  line.reserve(decision_json.size() + 96 + extra_fields.size());
-  line += "{\"time\":\"";
-  AppendNowRfc3339(&line);
-  line += "\",\"type\":\"decision\",\"source\":\"";
-  line += source;
-  line += "\",";
-  if (!extra_fields.empty()) {
-    line += extra_fields;
-    line += ',';
-  }
-  line.append(decision_json, 1, std::string::npos);
-  decision_log->Append(std::move(line));
-}
-
 void HttpAdapter::Impl::Policy(Exchange& ex, const Route& route) {
   // The engine's writer: the same shape as recrules_policy_info in the C API.
   Reply(ex, JsonResponse(200, engine->Info().ToJson()), &route);
 }
 
-void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route) {
-  const HttpRequest& req = ex.request();
-  auto form = ParseForm(req.body);
-  if (!form.ok()) return ReplyStatus(ex, &route, form.status());
-  const std::string* event_type = FindField(*form, "EventType");
-  if (event_type == nullptr) {
-    return ReplyError(ex, &route, 400, "invalid_input", "EventType: missing form field");
+void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form) {
+  CallService::EventResult result = service.TaskRouterEvent(form, ex.request().body.size());
+  if (!result.status.ok()) return ReplyStatus(ex, &route, result.status);
+  std::string body = DumpJson(json{{"received", true}, {"eventType", result.event_type}});
+  body.pop_back();  // the closing brace
+  if (result.decision_json.empty()) {
+    body += ",\"action\":\"";
+    body += result.action;
+    body += '"';
+    if (std::string_view(result.action) == "duplicate") body += ",\"recording\":\"not_started\"";
+  } else {
+    body += ",\"decision\":";
+    body += result.decision_json;  // the engine's own JSON, as it is
+    body += ",\"recording\":\"";
+    body += result.recording;
+    body += '"';
   }
-  const std::string* channel = FindField(*form, "TaskChannelUniqueName");
-  const bool voice = channel != nullptr && *channel == "voice";
-  if (voice && *event_type == "task.updated") return TaskUpdated(ex, route, *form);
-  if (*event_type != "reservation.accepted" || !voice) {
-    json body = {{"received", true}, {"eventType", *event_type}, {"action", "ignored"}};
-    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-  }
-  auto task = Task::FromForm(*form, FormLimits(req));
-  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
-  const std::string* reservation = FindField(*form, "ReservationSid");
-  if (reservation != nullptr && !accepted.Insert(*reservation)) {
-    LogEventNotActedOn("duplicate_event", *event_type, task->task_sid(),
-                       {{"reservationSid", *reservation}},
-                       "reservation.accepted was already handled for this reservation: "
-                       "no second decision or recording");
-    json body = {{"received", true},
-                 {"eventType", *event_type},
-                 {"action", "duplicate"},
-                 {"recording", "not_started"}};
-    return Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-  }
-  Request request{Event::kAccept, *task};
-  Decision decision;
-  Status s = engine->Decide(request, {}, &decision);
-  if (!s.ok()) {
-    if (reservation != nullptr) accepted.Erase(*reservation);
-    return ReplyStatus(ex, &route, s);
-  }
-  known_calls.Remember(*task, &*form);
-  std::string decision_json = decision.ToJson();
-  metrics->CountDecision(decision);
-  json extra = {{"eventType", *event_type}};
-  LogDecision(decision_json, "taskrouter", extra);
-  const bool start = recording != nullptr && decision.action == Action::kRecord &&
-                     decision.mode == Mode::kDualChannel;
-  if (start) {
-    // Answer TaskRouter now; the recording starts on a worker.
-    boost::asio::post(workers, [this, decision, task = *task, fields = std::move(*form)] {
-      // The leg recorded may be the worker's: Flex pauses name that call.
-      const std::string leg = recording->StartDualChannel(decision, task, fields);
-      known_calls.Remember(leg, task, &fields);
-      known_calls.SetLeg(task.task_sid(), leg);
-    });
-  }
-  json body = {{"received", true},
-               {"eventType", *event_type},
-               {"decision", json::parse(decision_json)},
-               {"recording", start ? "starting" : "not_started"}};
-  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-}
-
-void HttpAdapter::Impl::LogEventNotActedOn(const char* type, std::string_view event_type,
-                                           std::string_view task_sid, json fields,
-                                           const char* message) {
-  if (!decision_log->enabled()) return;
-  fields["time"] = NowRfc3339();
-  fields["type"] = type;
-  fields["source"] = "taskrouter";
-  fields["eventType"] = event_type;
-  fields["taskSid"] = task_sid;
-  fields["message"] = message;
-  decision_log->Append(DumpJson(fields));
-}
-
-// TaskRouter's Timestamp field (when the event was sent), 0 when absent or not a number.
-int64_t EventTimestamp(const std::string* field) {
-  int64_t value = 0;
-  if (field == nullptr) return 0;
-  auto [end, ec] = std::from_chars(field->data(), field->data() + field->size(), value);
-  return ec == std::errc() && end == field->data() + field->size() && value > 0 ? value : 0;
+  body += '}';
+  Reply(ex, JsonResponse(200, std::move(body)), &route);
 }
 
 // A voice task's attributes changed (a payment IVR began, capture ended): the update event is
 // put to the policy, and the recording follows: paused while the decision says pause, resumed
 // once it says record again, but only a pause recrules made (an agent's own pause stays).
-void HttpAdapter::Impl::TaskUpdated(Exchange& ex, const Route& route, const FormFields& form) {
-  auto task = Task::FromForm(form, FormLimits(ex.request()));
-  if (!task.ok()) return ReplyStatus(ex, &route, task.status());
-  Decision decision;
-  Status s = engine->Decide(Request{Event::kUpdate, *task}, {}, &decision);
-  if (!s.ok()) return ReplyStatus(ex, &route, s);
-  known_calls.Remember(*task, &form);
-  std::string decision_json = decision.ToJson();
-  metrics->CountDecision(decision);
-  LogDecision(decision_json, "taskrouter", json{{"eventType", "task.updated"}});
-  const char* change = "unchanged";
-  if (recording != nullptr && decision.action != Action::kSkip) {
-    const bool pause = decision.action == Action::kPause;
-    const std::string* timestamp = FindField(form, "Timestamp");
-    switch (known_calls.WantPaused(task->task_sid(), pause, EventTimestamp(timestamp))) {
-      case KnownCalls::Want::kStale:
-        change = "stale";
-        LogEventNotActedOn(
-            "stale_event", "task.updated", task->task_sid(),
-            {{"decisionId", decision.id}, {"timestamp", timestamp ? *timestamp : std::string()}},
-            "task.updated sent before one already applied to this task (out of "
-            "order or replayed): the recording is not changed");
-        break;
-      case KnownCalls::Want::kAsIs:
-        break;
-      case KnownCalls::Want::kRunReconciler:
-        change = pause ? "pausing" : "resuming";
-        boost::asio::post(workers, [this, decision, task = *task] { Reconcile(decision, task); });
-        break;
-    }
-  }
-  json body = {{"received", true},
-               {"eventType", "task.updated"},
-               {"decision", json::parse(decision_json)},
-               {"recording", change}};
-  Reply(ex, JsonResponse(200, DumpJson(body)), &route);
-}
-
 // On a worker: Twilio calls until the recording is as the latest decision wants.
-void HttpAdapter::Impl::Reconcile(const Decision& decision, const Task& task) {
-  const std::string task_sid(task.task_sid());
-  while (std::optional<KnownCalls::Step> step = known_calls.NextStep(task_sid)) {
-    std::string changed;
-    const bool ok = recording->ApplyUpdate(decision, task, known_calls.LegOf(task_sid), step->pause,
-                                           step->paused_sid, &changed);
-    known_calls.StepDone(task_sid, ok, step->pause ? changed : "");
-    if (!ok) break;
-  }
-}
-
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
                                       const std::string& identity) {
-  auto form = ParseForm(ex.request().body);
+  auto form = FlexParameters(ex.request(), options.parse_limits.max_depth);
   if (!form.ok()) return ReplyStatus(ex, &route, form.status());
   if (recording == nullptr) {
     HttpResponse r;
@@ -607,37 +499,57 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
   auto read = ReadFlexRequest(op, *form);
   if (auto* bad = std::get_if<HttpResponse>(&read)) return Reply(ex, std::move(*bad), &route);
   FlexRequest request = std::get<FlexRequest>(std::move(read));
-  // A call this server has decided on is put to the policy first: a rule may refuse a pause
-  // (a line that must be recorded in full) or a recording (an excluded call).
-  std::optional<Decision> decision;
-  const std::string& sid = request.on_call() ? request.call_sid : request.conference_sid;
-  if (std::optional<Task> task = known_calls.Find(sid)) {
-    const Event event = op == FlexOperation::kCreateRecording ? Event::kAccept
-                        : request.pause()                     ? Event::kPauseRequest
-                                                              : Event::kResumeRequest;
-    decision.emplace();
-    Status s = engine->Decide(Request{event, *task}, {}, &*decision);
-    if (!s.ok()) return ReplyStatus(ex, &route, s);
-    metrics->CountDecision(*decision);
-    json extra = {{"operation", FlexOperationName(op)}};
-    if (!identity.empty()) extra["identity"] = identity;
-    LogDecision(decision->ToJson(), "flex", extra);
-    const Action grants = request.pause() ? Action::kPause : Action::kRecord;
-    if (decision->action != grants) {
-      HttpResponse r;
-      r.status = 409;
-      r.body = FlexBody(false, nullptr,
-                        std::string(FlexOperationName(op)) +
-                            " refused by the policy: " + decision->reason + " (rule " +
-                            decision->rule + ", decision " + decision->id + ")");
-      return Reply(ex, std::move(r), &route);
-    }
+  CallService::FlexCheck check = service.CheckFlex(request, identity);
+  if (!check.status.ok()) return ReplyStatus(ex, &route, check.status);
+  if (!check.refusal.empty()) {
+    HttpResponse r;
+    r.status = 409;
+    r.body = FlexBody(false, nullptr, check.refusal);
+    return Reply(ex, std::move(r), &route);
   }
   // Twilio calls block: worker pool (this may already be a worker, after a token check).
   auto shared = std::make_shared<Exchange>(std::move(ex));
   boost::asio::post(workers, [this, shared, &route, request = std::move(request), identity,
-                              decision = std::move(decision)] {
-    Reply(*shared, recording->Flex(request, identity, decision ? &*decision : nullptr), &route);
+                              decision = std::move(check.decision)] {
+    Reply(*shared, service.PerformFlex(request, identity, decision), &route);
+  });
+}
+
+void HttpAdapter::Impl::UpdateTaskAttributes(Exchange& ex, const Route& route,
+                                             const std::string& identity) {
+  auto params = FlexParameters(ex.request(), options.parse_limits.max_depth);
+  if (!params.ok()) return ReplyStatus(ex, &route, params.status());
+  auto bad = [&](std::string message) {
+    HttpResponse r;
+    r.status = 400;
+    r.body = FlexBody(false, nullptr, message);
+    Reply(ex, std::move(r), &route);
+  };
+  const std::string* task_sid = FindField(*params, "taskSid");
+  const std::string* update_text = FindField(*params, "attributesUpdate");
+  if (task_sid == nullptr || task_sid->empty()) return bad("taskSid: missing parameter");
+  if (task_sid->size() != 34 || task_sid->rfind("WT", 0) != 0) {
+    return bad("taskSid: expected a task SID (WT + 32 characters)");
+  }
+  if (update_text == nullptr || update_text->empty()) {
+    return bad("attributesUpdate: missing parameter");
+  }
+  json update = json::parse(*update_text, nullptr, false);
+  if (!update.is_object()) return bad("attributesUpdate: expected a JSON object");
+  if (recording == nullptr) {
+    HttpResponse r;
+    r.status = 503;
+    r.body = FlexBody(false, nullptr,
+                      "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
+                      "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
+    return Reply(ex, std::move(r), &route);
+  }
+  auto shared = std::make_shared<Exchange>(std::move(ex));
+  boost::asio::post(workers, [this, shared, &route, task = *task_sid, update = std::move(update),
+                              identity] {
+    Reply(*shared,
+          service.UpdateTaskAttributes(recording->options().workspace_sid, task, update, identity),
+          &route);
   });
 }
 
@@ -671,16 +583,17 @@ void HttpAdapter::Post(std::function<void()> job) {
 void HttpAdapter::StopWorkers() {
   impl_->token_checks.Join();  // first: a check that passes posts to the workers
   impl_->workers.join();
-  impl_->known_calls.Close();
+  impl_->service.calls().Close();
 }
 
 Status HttpAdapter::OpenStateFile(const std::string& path) {
-  if (!path.empty() && !impl_->known_calls.enabled()) {
-    spdlog::warn("--state-file {}: not used: no calls are kept without Twilio credentials, or "
-                 "with --known-calls 0",
-                 path);
+  if (!path.empty() && !impl_->service.calls().enabled()) {
+    spdlog::warn(
+        "--state-file {}: not used: no calls are kept without Twilio credentials, or "
+        "with --known-calls 0",
+        path);
   }
-  return impl_->known_calls.OpenStateFile(path);
+  return impl_->service.calls().OpenStateFile(path);
 }
 
 }  // namespace recrules::server

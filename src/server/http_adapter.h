@@ -1,6 +1,7 @@
 // The routes of `recrules serve`: decisions, policy status and reload, metrics, health, the Flex
-// template's recording endpoints and the TaskRouter event callback. It sits between the
-// transport (HttpServer) and the engine, the metrics and the decision log.
+// template's endpoints and the TaskRouter event callback. It sits between the transport
+// (HttpServer) and the engine and the call service (CallService, which decides and acts on
+// calls): it routes, authenticates, checks CORS, parses, and maps results to HTTP.
 //
 // Threading: Handle runs on I/O threads and answers fast requests (decide, health, metrics,
 // policy) there; anything that blocks (reloads, Twilio calls, Flex token checks) runs on the
@@ -31,8 +32,8 @@ struct AdapterOptions {
   // The engine's limits, for requests the adapter parses itself.
   ParseLimits parse_limits;
   // How many call and conference SIDs to remember with their tasks, so that the Flex
-  // template's recording endpoints ask the policy first (KnownCalls). 0: never ask. Only used
-  // when Twilio is configured.
+  // template's recording endpoints ask the policy first (MemoryCallStore). 0: never ask. Only
+  // used when Twilio is configured.
   size_t known_calls = 10000;
 };
 
@@ -56,7 +57,7 @@ class HttpAdapter {
   // what is queued for the state file.
   void StopWorkers();
   // Keeps the known calls and the pause states of recordings in `path` across restarts
-  // (KnownCalls::OpenStateFile). Before the first request; a no-op without known calls.
+  // (CallStore::OpenStateFile). Before the first request; a no-op without known calls.
   Status OpenStateFile(const std::string& path);
 
   struct Impl;

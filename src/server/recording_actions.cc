@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -57,7 +60,113 @@ std::string StringAt(const json& j, std::initializer_list<const char*> path) {
   return at->is_string() ? at->get<std::string>() : "";
 }
 
+// "Tue, 14 Nov 2023 22:13:20 +0000" as seconds since the epoch; nullopt when it is not such a
+// date.
+std::optional<int64_t> EpochFromRfc2822(const std::string& text) {
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char weekday[4] = {}, month[4] = {}, sign = 0;
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0, offset = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %c%4d%n", weekday, &day, month, &year,
+                  &hour, &minute, &second, &sign, &offset, &used) != 9 ||
+      size_t(used) != text.size() || (sign != '+' && sign != '-')) {
+    return std::nullopt;
+  }
+  int mon = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (std::strcmp(month, kMonths[i]) == 0) mon = i;
+  }
+  if (mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t t = int64_t(timegm(&tm));
+  const int64_t shift = (offset / 100) * 3600 + (offset % 100) * 60;
+  return sign == '+' ? t - shift : t + shift;
+}
+
+// The same as "2023-11-14T22:13:20.000Z".
+std::optional<std::string> IsoFromRfc2822(const std::string& text) {
+  std::optional<int64_t> t = EpochFromRfc2822(text);
+  if (!t) return std::nullopt;
+  std::time_t utc = std::time_t(*t);
+  std::tm out{};
+  gmtime_r(&utc, &out);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &out);
+  return std::string(buf);
+}
+
 }  // namespace
+
+json RecordingAsTwilioNode(const json& twilio, bool conference) {
+  if (!twilio.is_object()) return twilio;
+  // The fields RecordingInstance reads, in its order.
+  static const std::pair<const char*, const char*> kCall[] = {
+      {"account_sid", "accountSid"},
+      {"api_version", "apiVersion"},
+      {"call_sid", "callSid"},
+      {"conference_sid", "conferenceSid"},
+      {"date_created", "dateCreated"},
+      {"date_updated", "dateUpdated"},
+      {"start_time", "startTime"},
+      {"duration", "duration"},
+      {"sid", "sid"},
+      {"price", "price"},
+      {"uri", "uri"},
+      {"encryption_details", "encryptionDetails"},
+      {"price_unit", "priceUnit"},
+      {"status", "status"},
+      {"channels", "channels"},
+      {"source", "source"},
+      {"error_code", "errorCode"},
+      {"track", "track"}};
+  json out = json::object();
+  for (const auto& [from, to] : kCall) {
+    if (conference && std::strcmp(from, "track") == 0) continue;
+    if (!twilio.contains(from)) continue;
+    const json& v = twilio[from];
+    const std::string_view name = from;
+    if (name.rfind("date_", 0) == 0 || name == "start_time") {
+      std::optional<std::string> iso =
+          v.is_string() ? IsoFromRfc2822(v.get<std::string>()) : std::nullopt;
+      out[to] = iso ? json(*iso) : v;
+    } else if ((name == "channels" || name == "error_code") && v.is_string()) {
+      // parseInt: "2" is 2; text that is not a number stays as it is.
+      char* end = nullptr;
+      long n = std::strtol(v.get_ref<const std::string&>().c_str(), &end, 10);
+      out[to] = end != v.get_ref<const std::string&>().c_str() ? json(n) : v;
+    } else {
+      out[to] = v;
+    }
+  }
+  return out;
+}
+
+void LodashMerge(json& target, const json& source) {
+  if ((source.is_object() && target.is_object()) || (source.is_array() && target.is_array())) {
+    if (source.is_object()) {
+      for (const auto& [key, value] : source.items()) LodashMerge(target[key], value);
+    } else {
+      for (size_t i = 0; i < source.size(); ++i) {
+        if (i < target.size()) {
+          LodashMerge(target[i], source[i]);
+        } else {
+          target.push_back(source[i]);
+        }
+      }
+    }
+    return;
+  }
+  // lodash merges a source object or array into a fresh one: what is not an object (or an
+  // array) on the left is replaced by a copy.
+  target = source;
+}
 
 std::string TwilioFailureMessage(const TwilioResponse& r) {
   if (r.http_status == 0) return "Twilio could not be reached: " + r.message;
@@ -93,22 +202,39 @@ twilio::TokenValidator::Check RecordingActions::ValidateToken(const std::string&
   return check;
 }
 
-bool RecordingActions::ValidSignature(std::string_view url, const FormFields& fields,
-                                      std::string_view signature) const {
-  const std::string& token = client_.config().auth_token;
-  if (token.empty() || signature.empty()) return false;
-  return twilio::ValidTwilioSignature(token, url, fields, signature);
+std::string RecordingActions::CheckSignature(std::string_view url, const FormFields& fields,
+                                             std::string_view signature,
+                                             std::string_view settings) const {
+  const bool shared_key = !settings.empty();
+  const std::string& secret =
+      shared_key ? client_.config().webhook_shared_key : client_.config().auth_token;
+  if (secret.empty()) {
+    return shared_key ? "the request is signed with a SharedKey "
+                        "(X-Twilio-Webhooks-Signature-Settings), and TWILIO_WEBHOOK_SHARED_KEY "
+                        "is not set"
+                      : "TWILIO_AUTH_TOKEN is not set to check X-Twilio-Signature";
+  }
+  std::optional<twilio::SignatureAlgorithm> algorithm =
+      twilio::SignatureAlgorithmFromSettings(settings);
+  if (!algorithm) {
+    return "X-Twilio-Webhooks-Signature-Settings names an algorithm recrules does not know (it "
+           "knows HMAC_SHA1 and HMAC_SHA256)";
+  }
+  if (twilio::ValidTwilioSignature(secret, url, fields, signature, *algorithm)) return "";
+  return std::string("X-Twilio-Signature does not match ") + std::string(url) + " and the form" +
+         (shared_key ? " (signed with the SharedKey)" : "") + " (behind a proxy, set --public-url)";
 }
 
 void RecordingActions::Note(const char* source, const char* operation, const TwilioResponse& r,
                             const std::string& decision_id, const std::string& task_sid,
                             const std::string& reservation_sid, const std::string& call_sid,
                             const std::string& conference_sid, const std::string& recording_sid,
-                            const std::string& identity) {
-  std::string result = r.ok                 ? "ok"
+                            const std::string& identity, bool from_store) {
+  std::string result = from_store           ? "already_recorded"
+                       : r.ok               ? "ok"
                        : r.http_status == 0 ? "unreachable"
                                             : "http_" + std::to_string(r.http_status);
-  metrics_->CountTwilioCall(operation, result);
+  if (!from_store) metrics_->CountTwilioCall(operation, result);
   if (!r.ok) {
     spdlog::warn("twilio {} failed ({} after {} attempt(s)): {}", operation, result, r.attempts,
                  TwilioFailureMessage(r));
@@ -127,7 +253,9 @@ void RecordingActions::Note(const char* source, const char* operation, const Twi
       {"conferenceSid", opt(conference_sid)},
       {"recordingSid", opt(recording_sid)},
       {"identity", opt(identity)},
-      {"result", r.ok ? "ok" : "error"},
+      {"result", from_store ? "already_recorded"
+                 : r.ok     ? "ok"
+                            : "error"},
       {"httpStatus", r.http_status},
       {"twilioErrorCode", r.error_code == 0 ? json(nullptr) : json(r.error_code)},
       {"message", r.ok ? json(nullptr) : json(TwilioFailureMessage(r))},
@@ -238,20 +366,83 @@ TwilioResponse RecordingActions::Send(const FlexRequest& request, const char* so
   return r;
 }
 
+TwilioResponse RecordingActions::RecordLegOnce(const std::string& leg, const char* source,
+                                               const Decision* decision,
+                                               const std::string& identity,
+                                               const std::string& conference_sid, CallStore& calls,
+                                               bool* existing) {
+  const std::string none;
+  const std::string decision_id = decision ? decision->id : none;
+  const std::string task_sid = decision ? decision->task_sid : none;
+  const std::string reservation_sid = decision ? decision->reservation_sid : none;
+  const auto wait = std::chrono::milliseconds(options_.claim_wait_ms);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  *existing = false;
+  for (;;) {
+    CallStore::Claim claim = calls.ClaimLeg(leg, wait);
+    if (claim.state == CallStore::Claim::State::kRecorded) {
+      *existing = true;
+      TwilioResponse r;
+      r.ok = true;
+      r.http_status = 200;
+      r.body = json::parse(claim.recording.twilio_json, nullptr, false);
+      if (!r.body.is_object()) r.body = json{{"sid", claim.recording.sid}, {"call_sid", leg}};
+      Note(source, "create_call_recording", r, decision_id, task_sid, reservation_sid, leg,
+           conference_sid, claim.recording.sid, identity, true);
+      return r;
+    }
+    if (claim.state == CallStore::Claim::State::kPending) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        TwilioResponse r;
+        r.http_status = 503;
+        r.message =
+            "a recording of call " + leg + " is being started by another request: ask again";
+        return r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    TwilioResponse r = client_.CreateCallRecording(leg);
+    const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
+    if (r.ok && !recording_sid.empty()) {
+      calls.LegRecorded(leg, LegRecording{recording_sid, source, DumpJson(r.body)});
+    } else {
+      calls.ReleaseLeg(leg);
+    }
+    Note(source, "create_call_recording", r, decision_id, task_sid, reservation_sid, leg,
+         conference_sid, recording_sid, identity);
+    return r;
+  }
+}
+
 HttpResponse RecordingActions::Flex(FlexRequest request, const std::string& identity,
-                                    const Decision* decision) {
+                                    const Decision* decision, CallStore& calls) {
   // The policy, when it was consulted, says how a pause sounds (include_silence, or a rule).
   if (request.pause() && decision != nullptr) request.behavior = decision->pause_behavior;
-  std::string recording_sid;
-  TwilioResponse r = Send(request, "flex", decision, identity, &recording_sid);
-  if (!r.ok) {
-    return FlexAnswer(502, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
+  TwilioResponse r;
+  bool existing = false;
+  if (request.op == FlexOperation::kCreateRecording) {
+    r = RecordLegOnce(request.call_sid, "flex", decision, identity, "", calls, &existing);
+  } else {
+    std::string recording_sid;
+    r = Send(request, "flex", decision, identity, &recording_sid);
   }
-  return FlexAnswer(200, true, r.body, std::string(FlexOperationName(request.op)) + ": done");
+  if (!r.ok) {
+    // Twilio's own status, as the template's functions pass it (400 for 21220, 404 for 20404);
+    // 502 when Twilio did not answer.
+    const int status = r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502;
+    return FlexAnswer(status, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
+  }
+  const bool conference = request.op == FlexOperation::kPauseConferenceRecording ||
+                          request.op == FlexOperation::kResumeConferenceRecording;
+  return FlexAnswer(
+      200, true, RecordingAsTwilioNode(r.body, conference),
+      std::string(FlexOperationName(request.op)) +
+          (existing ? ": the call is already recorded; no second recording" : ": done"));
 }
 
 std::string RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
-                                               const FormFields& fields) {
+                                               const FormFields& fields, CallStore& calls) {
   const std::string* workspace = FindField(fields, "WorkspaceSid");
   const std::string workspace_sid = workspace ? *workspace : "";
   const std::string customer_leg(task.call_sid());
@@ -307,15 +498,33 @@ std::string RecordingActions::StartDualChannel(const Decision& decision, const T
          decision.reservation_sid, "", conference_sid, "", "");
     return "";
   }
-  TwilioResponse r = client_.CreateCallRecording(leg);
-  const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
-  Note("taskrouter", "create_call_recording", r, decision.id, decision.task_sid,
-       decision.reservation_sid, leg, conference_sid, recording_sid, "");
+  bool existing = false;
+  TwilioResponse r =
+      RecordLegOnce(leg, "taskrouter", &decision, "", conference_sid, calls, &existing);
   if (!r.ok) return "";
-  if (workspace_sid.empty()) return leg;
-  std::string start_time = StringAt(r.body, {"start_time"});
-  if (start_time.empty()) start_time = StringAt(r.body, {"date_created"});
-  MergeMediaAttributes(decision, workspace_sid, recording_sid, start_time, leg);
+  // Whoever started it wrote its media link (the plugin does after create-recording).
+  if (existing || workspace_sid.empty()) return leg;
+  const std::string recording_sid = StringAt(r.body, {"sid"});
+  // As the template writes it: one second before the accept (Flex Insights drops a recording
+  // that starts after the reservation was accepted). The accept's time is the event's; else
+  // the recording's start.
+  int64_t accepted_ms = 0;
+  if (const std::string* ms = FindField(fields, "TimestampMs"))
+    accepted_ms = std::atoll(ms->c_str());
+  if (accepted_ms <= 0) {
+    if (const std::string* sec = FindField(fields, "Timestamp")) {
+      accepted_ms = std::atoll(sec->c_str()) * 1000;
+    }
+  }
+  if (accepted_ms <= 0) {
+    std::optional<int64_t> start = EpochFromRfc2822(StringAt(r.body, {"start_time"}));
+    if (!start) start = EpochFromRfc2822(StringAt(r.body, {"date_created"}));
+    accepted_ms = start ? *start * 1000
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  }
+  MergeMediaAttributes(decision, workspace_sid, recording_sid, accepted_ms - 1000, leg);
   return leg;
 }
 
@@ -349,16 +558,62 @@ bool RecordingActions::ApplyUpdate(const Decision& decision, const Task& task,
   return Send(request, "taskrouter", &decision, "", recording_sid).ok;
 }
 
+HttpResponse RecordingActions::UpdateTaskAttributes(const std::string& workspace_sid,
+                                                    const std::string& task_sid, const json& update,
+                                                    const std::string& identity,
+                                                    FormFields* task_form) {
+  auto answer = [](int status, const TwilioResponse& r) {
+    HttpResponse h;
+    h.status = status;
+    json body = {{"success", r.ok}};
+    if (!r.ok) {
+      body["message"] = TwilioFailureMessage(r);
+      body["twilioErrorCode"] = r.error_code == 0 ? json(nullptr) : json(r.error_code);
+      body["twilioDocPage"] = r.more_info.empty() ? json(nullptr) : json(r.more_info);
+    }
+    h.body = DumpJson(body);
+    return h;
+  };
+  auto failed = [&](const TwilioResponse& r) {
+    return answer(r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502, r);
+  };
+  const std::string none;
+  for (int attempt = 0;; ++attempt) {
+    TwilioResponse fetched = client_.FetchTask(workspace_sid, task_sid);
+    Note("flex", "fetch_task", fetched, none, task_sid, none, none, none, none, identity);
+    if (!fetched.ok) return failed(fetched);
+    json attributes = AttributesOf(fetched);
+    LodashMerge(attributes, update);
+    const std::string text = DumpJson(attributes);
+    TwilioResponse updated =
+        client_.UpdateTaskAttributes(workspace_sid, task_sid, text, fetched.etag);
+    Note("flex", "update_task_attributes", updated, none, task_sid, none, none, none, none,
+         identity);
+    if (updated.ok) {
+      if (task_form != nullptr) {
+        const json& t = fetched.body;
+        *task_form = {{"WorkspaceSid", workspace_sid},
+                      {"TaskSid", task_sid},
+                      {"TaskAttributes", text},
+                      {"TaskQueueName", StringAt(t, {"task_queue_friendly_name"})},
+                      {"TaskQueueSid", StringAt(t, {"task_queue_sid"})},
+                      {"TaskChannelUniqueName", StringAt(t, {"task_channel_unique_name"})}};
+      }
+      return answer(200, updated);
+    }
+    if (updated.http_status != 412 || attempt == 2) return failed(updated);
+  }
+}
+
 bool RecordingActions::MergeMediaAttributes(const Decision& decision,
                                             const std::string& workspace_sid,
-                                            const std::string& recording_sid,
-                                            const std::string& start_time,
+                                            const std::string& recording_sid, int64_t start_ms,
                                             const std::string& call_sid) {
   const auto& config = client_.config();
-  json media = json::array({{{"url", config.api_url + "/2010-04-01/Accounts/" + config.account_sid +
-                                         "/Recordings/" + recording_sid},
+  json media = json::array({{{"url", options_.media_url + "/2010-04-01/Accounts/" +
+                                         config.account_sid + "/Recordings/" + recording_sid},
                              {"type", "VoiceRecording"},
-                             {"start_time", start_time},
+                             {"start_time", start_ms},
                              {"channels", json::array({"customer", "others"})}}});
   // Fetch, merge, write back; a conditional write that lost a race starts over.
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -241,9 +242,37 @@ TokenValidator::Check TokenValidator::Validate(const std::string& token) {
 
 // ---- webhook signature ----------------------------------------------------------------------
 
-std::string ComputeTwilioSignature(std::string_view auth_token, std::string_view url,
-                                   std::vector<std::pair<std::string, std::string>> params) {
+std::optional<SignatureAlgorithm> SignatureAlgorithmFromSettings(std::string_view header) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  std::string algorithm;
+  size_t pos = 0;
+  while (pos <= header.size()) {
+    size_t comma = header.find(',', pos);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view part = header.substr(pos, comma - pos);
+    pos = comma + 1;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos || trim(part.substr(0, eq)) != "algorithm") continue;
+    std::string_view value = trim(part.substr(eq + 1));
+    if (value.empty()) continue;
+    algorithm.assign(value);
+    break;  // the first one named counts, as in the library
+  }
+  for (char& c : algorithm) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (algorithm.empty() || algorithm == "HMAC_SHA1") return SignatureAlgorithm::kHmacSha1;
+  if (algorithm == "HMAC_SHA256") return SignatureAlgorithm::kHmacSha256;
+  return std::nullopt;
+}
+
+std::string ComputeTwilioSignature(std::string_view secret, std::string_view url,
+                                   std::vector<std::pair<std::string, std::string>> params,
+                                   SignatureAlgorithm algorithm) {
   std::sort(params.begin(), params.end());  // by key, then value for repeated keys
+  params.erase(std::unique(params.begin(), params.end()), params.end());
   std::string data(url);
   for (const auto& [key, value] : params) {
     data += key;
@@ -251,18 +280,20 @@ std::string ComputeTwilioSignature(std::string_view auth_token, std::string_view
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
-  HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &mac_len);
+  HMAC(algorithm == SignatureAlgorithm::kHmacSha256 ? EVP_sha256() : EVP_sha1(), secret.data(),
+       static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), mac, &mac_len);
   return Base64(mac, mac_len);
 }
 
-bool ValidTwilioSignature(std::string_view auth_token, std::string_view url,
+bool ValidTwilioSignature(std::string_view secret, std::string_view url,
                           const std::vector<std::pair<std::string, std::string>>& params,
-                          std::string_view signature) {
-  if (auth_token.empty() || signature.empty()) return false;
-  bool as_given = ConstantTimeEqual(ComputeTwilioSignature(auth_token, url, params), signature);
+                          std::string_view signature, SignatureAlgorithm algorithm) {
+  if (secret.empty() || signature.empty()) return false;
+  bool as_given =
+      ConstantTimeEqual(ComputeTwilioSignature(secret, url, params, algorithm), signature);
   bool port_toggled = ConstantTimeEqual(
-      ComputeTwilioSignature(auth_token, ToggleDefaultPort(url), params), signature);
+      ComputeTwilioSignature(secret, ToggleDefaultPort(url), params, algorithm), signature);
   return as_given || port_toggled;
 }
 

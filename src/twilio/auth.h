@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,12 +54,23 @@ class TokenValidator {
   std::unique_ptr<State> state_;
 };
 
-// Twilio's webhook signature: Base64(HMAC-SHA1(auth_token, url + each form parameter's key and
-// value, keys sorted)). Validation compares in constant time.
-std::string ComputeTwilioSignature(std::string_view auth_token, std::string_view url,
-                                   std::vector<std::pair<std::string, std::string>> params);
-bool ValidTwilioSignature(std::string_view auth_token, std::string_view url,
+// Twilio's webhook signature: Base64(HMAC(secret, url + each form parameter's key and value,
+// keys sorted)), as the `twilio` library's webhooks module computes it: a key sent several
+// times with the same value counts once (the library de-duplicates a repeated field's values,
+// then sorts them). The secret is the auth token, or a SharedKey's secret when Twilio signed
+// with one (it then sends X-Twilio-Webhooks-Signature-Settings: key=...,algorithm=...).
+// Validation compares in constant time, with the URL as given and with its default port
+// toggled.
+enum class SignatureAlgorithm { kHmacSha1, kHmacSha256 };
+// The algorithm named in X-Twilio-Webhooks-Signature-Settings (`algorithm=HMAC_SHA256`, any
+// case); HMAC-SHA1 when the header or its algorithm is absent; nullopt when it names another.
+std::optional<SignatureAlgorithm> SignatureAlgorithmFromSettings(std::string_view header);
+std::string ComputeTwilioSignature(std::string_view secret, std::string_view url,
+                                   std::vector<std::pair<std::string, std::string>> params,
+                                   SignatureAlgorithm algorithm = SignatureAlgorithm::kHmacSha1);
+bool ValidTwilioSignature(std::string_view secret, std::string_view url,
                           const std::vector<std::pair<std::string, std::string>>& params,
-                          std::string_view signature);
+                          std::string_view signature,
+                          SignatureAlgorithm algorithm = SignatureAlgorithm::kHmacSha1);
 
 }  // namespace recrules::twilio

@@ -210,6 +210,7 @@ Result<TwilioConfig> TwilioConfig::FromEnvironment() {
     return Status::InvalidInput(
         "TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN or TWILIO_API_KEY/TWILIO_API_SECRET");
   }
+  c.webhook_shared_key = GetEnv("TWILIO_WEBHOOK_SHARED_KEY");
   for (auto [name, field] : {std::pair{"RECRULES_TWILIO_API_URL", &c.api_url},
                              std::pair{"RECRULES_TWILIO_IAM_URL", &c.iam_url},
                              std::pair{"RECRULES_TWILIO_TASKROUTER_URL", &c.taskrouter_url}}) {

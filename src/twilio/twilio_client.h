@@ -27,6 +27,9 @@ struct TwilioConfig {
   std::string auth_token;
   std::string api_key;
   std::string api_secret;
+  // TWILIO_WEBHOOK_SHARED_KEY: the secret of a SharedKey Twilio signs webhooks with (they carry
+  // X-Twilio-Webhooks-Signature-Settings); empty: such webhooks are refused.
+  std::string webhook_shared_key;
   std::string api_url = "https://api.twilio.com";
   std::string iam_url = "https://iam.twilio.com";
   std::string taskrouter_url = "https://taskrouter.twilio.com";

@@ -360,10 +360,14 @@ TEST_CASE("serve: CORS for the Flex UI") {
     CHECK(r.header("access-control-allow-origin") == "https://admin.example");
     CHECK(r.header("vary") == "Origin");
   }
-  SUBCASE("another origin gets no CORS grant") {
+  SUBCASE("another origin is refused, preflight or not, with no CORS grant") {
     HttpReply r = c.Request("OPTIONS", "/v1/decide", "", {{"Origin", "https://evil.example"}});
-    CHECK(r.status == 204);
+    CHECK(r.status == 403);
     CHECK(r.header("access-control-allow-origin").empty());
+    HttpReply post =
+        c.Request("POST", "/v1/decide", TaskRequest(), {{"Origin", "https://evil.example"}});
+    CHECK(post.status == 403);
+    CHECK(post.header("access-control-allow-origin").empty());
   }
   CHECK(f.Stop() == 0);
 }

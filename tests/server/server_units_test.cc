@@ -7,14 +7,18 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "server/access.h"
 #include "server/form.h"
-#include "server/known_calls.h"
+#include "server/memory_call_store.h"
 #include "server/metrics.h"
+#include "server/recording_actions.h"
 #include "server/token_checks.h"
 #include "test_util.h"
 
 using namespace recrules::server;
+using nlohmann::json;
 
 TEST_CASE("ParseForm decodes application/x-www-form-urlencoded") {
   SUBCASE("plus, percent escapes, empty values, repeated keys") {
@@ -126,7 +130,7 @@ TEST_CASE("metrics: rule errors are counted by rule, without their line") {
   CHECK(text.find("recrules_policy_info{version=\"v1\"} 1") != std::string::npos);
 }
 
-TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, aged") {
+TEST_CASE("MemoryCallStore: by call and conference SID, latest task wins, bounded, aged") {
   auto task = [](const std::string& queue, const std::string& call, const std::string& conf) {
     std::string attributes = "{\"call_sid\":\"" + call + "\"";
     if (!conf.empty()) attributes += ",\"conference\":{\"sid\":\"" + conf + "\"}";
@@ -136,7 +140,7 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     return *t;
   };
   SUBCASE("found by either SID; a newer task replaces the older") {
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     known.Remember(task("Sales", "CA1", "CF1"));
     REQUIRE(known.Find("CA1"));
     CHECK(known.Find("CA1")->queue_name() == "Sales");
@@ -151,7 +155,7 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     CHECK(known.size() == 3);
   }
   SUBCASE("the first remembered leaves first when full") {
-    KnownCalls known(3);
+    MemoryCallStore known(3);
     for (int i = 0; i < 5; ++i) known.Remember("CA" + std::to_string(i), task("q", "x", ""));
     CHECK(known.size() == 3);
     CHECK_FALSE(known.Find("CA0"));
@@ -160,14 +164,14 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     CHECK(known.Find("CA4"));
   }
   SUBCASE("an entry older than the maximum age is not used") {
-    KnownCalls known(3, {}, std::chrono::milliseconds(20));
+    MemoryCallStore known(3, {}, std::chrono::milliseconds(20));
     known.Remember(task("q", "CA1", ""));
     CHECK(known.Find("CA1"));
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
     CHECK_FALSE(known.Find("CA1"));
   }
   SUBCASE("a request's JSON text, parsed again when found") {
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     known.RememberRequest("CA7", "CF7",
                           R"({"event":"accept","task":{"queueName":"Sales","attributes":)"
                           R"({"call_sid":"CA7","conference":{"sid":"CF7"}}}})");
@@ -178,7 +182,7 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
     CHECK(known.size() == 2);
   }
   SUBCASE("capacity 0 remembers nothing") {
-    KnownCalls known(0);
+    MemoryCallStore known(0);
     CHECK_FALSE(known.enabled());
     known.Remember(task("q", "CA1", ""));
     CHECK_FALSE(known.Find("CA1"));
@@ -186,9 +190,9 @@ TEST_CASE("KnownCalls: by call and conference SID, latest task wins, bounded, ag
   }
 }
 
-TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest decision") {
-  using Want = KnownCalls::Want;
-  KnownCalls known(10);
+TEST_CASE("MemoryCallStore: one reconciler makes a task's recording match the latest decision") {
+  using Want = MemoryCallStore::Want;
+  MemoryCallStore known(10);
   // Nothing paused and nothing wanted: no reconciler.
   CHECK(known.WantPaused("WT1", false, 100) == Want::kAsIs);
   // A pause is wanted: one reconciler, whose step is a pause.
@@ -224,9 +228,9 @@ TEST_CASE("KnownCalls: one reconciler makes a task's recording match the latest 
   CHECK(known.LegOf("WT1") == "CA9");
 }
 
-TEST_CASE("KnownCalls: a recording recrules paused is never forgotten to make room") {
-  using Want = KnownCalls::Want;
-  KnownCalls known(2);
+TEST_CASE("MemoryCallStore: a recording recrules paused is never forgotten to make room") {
+  using Want = MemoryCallStore::Want;
+  MemoryCallStore known(2);
   REQUIRE(known.WantPaused("WT-paused", true, 1) == Want::kRunReconciler);
   REQUIRE(known.NextStep("WT-paused"));
   known.StepDone("WT-paused", true, "RE1");
@@ -268,11 +272,11 @@ FormFields TaskRouterFields(const std::string& call_sid, const std::string& queu
 
 }  // namespace
 
-TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a restart") {
+TEST_CASE("MemoryCallStore: a state file keeps calls and paused recordings across a restart") {
   recrules::testing::TempDir dir;
   const std::string path = dir.file("state.jsonl");
   {
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     REQUIRE(known.OpenStateFile(path).ok());  // no file yet: an empty one
     known.RememberRequest("CA1", "CF1", kTradingRequest);
     FormFields fields = TaskRouterFields("CA2", "Sales");
@@ -281,13 +285,13 @@ TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a r
     known.Remember(*task, &fields);
     known.Remember("CA9", *task, &fields);  // the worker's leg
     known.SetLeg("WTCA2", "CA9");
-    REQUIRE(known.WantPaused("WTCA2", true, 100) == KnownCalls::Want::kRunReconciler);
+    REQUIRE(known.WantPaused("WTCA2", true, 100) == MemoryCallStore::Want::kRunReconciler);
     REQUIRE(known.NextStep("WTCA2"));
     known.StepDone("WTCA2", true, "RE1");
     CHECK_FALSE(known.NextStep("WTCA2"));
     known.Close();
   }
-  KnownCalls known(10);
+  MemoryCallStore known(10);
   REQUIRE(known.OpenStateFile(path).ok());
   CHECK(known.size() == 4);
   REQUIRE(known.Find("CF1"));
@@ -298,8 +302,8 @@ TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a r
   CHECK(known.Find("CA2")->task_sid() == "WTCA2");
   CHECK(known.LegOf("WTCA2") == "CA9");
   // The pause recrules made is known: the next record decision resumes it.
-  CHECK(known.WantPaused("WTCA2", false, 99) == KnownCalls::Want::kStale);
-  REQUIRE(known.WantPaused("WTCA2", false, 101) == KnownCalls::Want::kRunReconciler);
+  CHECK(known.WantPaused("WTCA2", false, 99) == MemoryCallStore::Want::kStale);
+  REQUIRE(known.WantPaused("WTCA2", false, 101) == MemoryCallStore::Want::kRunReconciler);
   auto step = known.NextStep("WTCA2");
   REQUIRE(step);
   CHECK_FALSE(step->pause);
@@ -310,19 +314,19 @@ TEST_CASE("KnownCalls: a state file keeps calls and paused recordings across a r
   CHECK(text.find(R"("sids":["CA1","CF1"])") != std::string::npos);
 }
 
-TEST_CASE("KnownCalls: a request comes back from the state file as its own text") {
+TEST_CASE("MemoryCallStore: a request comes back from the state file as its own text") {
   recrules::testing::TempDir dir;
   const std::string path = dir.file("state.jsonl");
   // Keys out of order and a number with a trailing zero: a JSON writer would change both.
   const std::string attributes = R"({"call_sid":"CA5","z":1,"a":1.50,"s":"x\"y"})";
   {
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     REQUIRE(known.OpenStateFile(path).ok());
     known.RememberRequest("CA5", "",
                           R"({"task":{"queueName":"Sales","attributes":)" + attributes + "}}");
   }
   for (int restart = 0; restart < 2; ++restart) {  // restored, written again, restored again
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     REQUIRE(known.OpenStateFile(path).ok());
     REQUIRE(known.Find("CA5"));
     CHECK(known.Find("CA5")->queue_name() == "Sales");
@@ -330,10 +334,10 @@ TEST_CASE("KnownCalls: a request comes back from the state file as its own text"
   CHECK(recrules::testing::ReadFile(path).find(attributes) != std::string::npos);
 }
 
-TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound") {
+TEST_CASE("MemoryCallStore: the state file is rewritten before it grows without bound") {
   recrules::testing::TempDir dir;
   const std::string path = dir.file("state.jsonl");
-  KnownCalls known(100);
+  MemoryCallStore known(100);
   REQUIRE(known.OpenStateFile(path).ok());
   // The same 100 calls over and over: 20 000 changes, never more than 100 entries.
   for (int i = 0; i < 20000; ++i) {
@@ -349,19 +353,19 @@ TEST_CASE("KnownCalls: the state file is rewritten before it grows without bound
   // rewrite (on a thread of its own) follow its snapshot, so how many remain at the end
   // depends on timing, but far fewer than were appended.
   CHECK(lines < 20000 / 2);
-  KnownCalls again(100);
+  MemoryCallStore again(100);
   REQUIRE(again.OpenStateFile(path).ok());
   CHECK(again.size() == 100);
   CHECK(again.Find("CA99")->queue_name() == "q19999");  // the latest task won
   CHECK(again.Find("CA0")->queue_name() == "q19900");
 }
 
-TEST_CASE("KnownCalls: changes made while the state file is rewritten are all kept") {
+TEST_CASE("MemoryCallStore: changes made while the state file is rewritten are all kept") {
   recrules::testing::TempDir dir;
   const std::string path = dir.file("state.jsonl");
   constexpr int kThreads = 4, kCalls = 50, kRounds = 300;
   {
-    KnownCalls known(kThreads * kCalls);
+    MemoryCallStore known(kThreads * kCalls);
     REQUIRE(known.OpenStateFile(path).ok());
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -380,7 +384,7 @@ TEST_CASE("KnownCalls: changes made while the state file is rewritten are all ke
     for (std::thread& th : threads) th.join();
     known.Close();
   }
-  KnownCalls known(kThreads * kCalls);
+  MemoryCallStore known(kThreads * kCalls);
   REQUIRE(known.OpenStateFile(path).ok());
   CHECK(known.size() == size_t(kThreads * kCalls));
   int latest = 0;
@@ -395,18 +399,19 @@ TEST_CASE("KnownCalls: changes made while the state file is rewritten are all ke
 }
 
 TEST_CASE(
-    "KnownCalls: a state file's bad lines are skipped; one that cannot be written is an error") {
+    "MemoryCallStore: a state file's bad lines are skipped; one that cannot be written is an "
+    "error") {
   recrules::testing::TempDir dir;
   SUBCASE("a torn last line, garbage, an old entry") {
     const std::string path = dir.Write(
         "state.jsonl", std::string("{\"at\":") +
                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              KnownCalls::Clock::now().time_since_epoch())
+                                              MemoryCallStore::Clock::now().time_since_epoch())
                                               .count()) +
                            ",\"sids\":[\"CA1\"],\"request\":" + kOneLineRequest +
                            "}\nnot json\n{\"at\":1,\"sids\":[\"CA2\"],\"request\":{}}\n"
                            "{\"recording\":\"WT1\",\"leg\":7}\n{\"at\":1,\"sids\":[\"CA3");
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     REQUIRE(known.OpenStateFile(path).ok());
     CHECK(known.size() == 1);
     CHECK(known.Find("CA1"));
@@ -414,14 +419,124 @@ TEST_CASE(
     CHECK(known.LegOf("WT1").empty());
   }
   SUBCASE("a folder that does not exist") {
-    KnownCalls known(10);
+    MemoryCallStore known(10);
     const std::string path = dir.file("missing/state.jsonl");
     recrules::Status s = known.OpenStateFile(path);
     CHECK_FALSE(s.ok());
     CHECK(s.message().find("--state-file " + path) == 0);
   }
   SUBCASE("no known calls: nothing to keep") {
-    KnownCalls known(0);
+    MemoryCallStore known(0);
     CHECK(known.OpenStateFile(dir.file("missing/state.jsonl")).ok());
   }
+}
+
+TEST_CASE("RecordingAsTwilioNode: the twilio library's RecordingInstance as JSON") {
+  // The expected objects were printed by the `twilio` npm package (5.x, the template's) from
+  // the same payload: JSON.stringify(new RecordingInstance(version, payload, ...)).
+  json payload = json::parse(R"({
+    "account_sid": "AC0123456789abcdef0123456789abcdef", "api_version": "2010-04-01",
+    "call_sid": "CA0123456789abcdef0123456789abcdef", "conference_sid": null,
+    "date_created": "Tue, 14 Nov 2023 22:13:20 +0000",
+    "date_updated": "Tue, 14 Nov 2023 22:13:21 +0000",
+    "start_time": "Tue, 14 Nov 2023 22:13:20 +0000", "duration": "-1",
+    "sid": "RE0123456789abcdef0123456789abcdef", "price": null, "price_unit": "USD",
+    "status": "in-progress", "channels": 2, "source": "StartCallRecordingAPI",
+    "error_code": null, "track": "both", "encryption_details": null,
+    "uri": "/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json",
+    "subresource_uris": {"x": "y"}, "extra_field": 1})");
+  CHECK(recrules::server::RecordingAsTwilioNode(payload, false) == json::parse(R"({
+    "accountSid":"AC0123456789abcdef0123456789abcdef","apiVersion":"2010-04-01",
+    "callSid":"CA0123456789abcdef0123456789abcdef","conferenceSid":null,
+    "dateCreated":"2023-11-14T22:13:20.000Z","dateUpdated":"2023-11-14T22:13:21.000Z",
+    "startTime":"2023-11-14T22:13:20.000Z","duration":"-1",
+    "sid":"RE0123456789abcdef0123456789abcdef","price":null,
+    "uri":"/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json","encryptionDetails":null,
+    "priceUnit":"USD","status":"in-progress","channels":2,"source":"StartCallRecordingAPI",
+    "errorCode":null,"track":"both"})"));
+  // A conference recording has no track; a null date stays null; "2" is parsed as 2.
+  payload["conference_sid"] = "CF0123456789abcdef0123456789abcdef";
+  payload["start_time"] = nullptr;
+  payload["channels"] = "2";
+  CHECK(recrules::server::RecordingAsTwilioNode(payload, true) == json::parse(R"({
+    "accountSid":"AC0123456789abcdef0123456789abcdef","apiVersion":"2010-04-01",
+    "callSid":"CA0123456789abcdef0123456789abcdef",
+    "conferenceSid":"CF0123456789abcdef0123456789abcdef",
+    "dateCreated":"2023-11-14T22:13:20.000Z","dateUpdated":"2023-11-14T22:13:21.000Z",
+    "startTime":null,"duration":"-1","sid":"RE0123456789abcdef0123456789abcdef","price":null,
+    "priceUnit":"USD","status":"in-progress","channels":2,"source":"StartCallRecordingAPI",
+    "errorCode":null,"encryptionDetails":null,
+    "uri":"/2010-04-01/Accounts/AC0/Calls/CA0/Recordings/RE0.json"})"));
+}
+
+TEST_CASE("MemoryCallStore: a leg is claimed once, whoever asks") {
+  using State = CallStore::Claim::State;
+  const auto ttl = std::chrono::milliseconds(10000);
+  SUBCASE("claimed, then pending for others, then recorded for all") {
+    MemoryCallStore store(10);
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kPending);
+    store.LegRecorded("CA1", LegRecording{"RE1", "taskrouter", R"({"sid":"RE1"})"});
+    CallStore::Claim again = store.ClaimLeg("CA1", ttl);
+    CHECK(again.state == State::kRecorded);
+    CHECK(again.recording.sid == "RE1");
+    CHECK(again.recording.started_by == "taskrouter");
+    CHECK(store.RecordingOf("CA1")->sid == "RE1");
+    CHECK_FALSE(store.RecordingOf("CA2"));
+  }
+  SUBCASE("a failed start is released; a claim whose holder died lapses") {
+    MemoryCallStore store(10);
+    REQUIRE(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    store.ReleaseLeg("CA1");
+    CHECK(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+    REQUIRE(store.ClaimLeg("CA2", std::chrono::milliseconds(10)).state == State::kClaimed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    CHECK(store.ClaimLeg("CA2", ttl).state == State::kClaimed);
+  }
+  SUBCASE("threads racing for one leg: one wins") {
+    MemoryCallStore store(100);
+    std::atomic<int> won{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+      threads.emplace_back([&] {
+        for (int leg = 0; leg < 50; ++leg) {
+          if (store.ClaimLeg("CA" + std::to_string(leg), ttl).state == State::kClaimed) ++won;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(won == 50);
+  }
+  SUBCASE("kept in the state file") {
+    recrules::testing::TempDir dir;
+    const std::string path = dir.file("state.jsonl");
+    {
+      MemoryCallStore store(10);
+      REQUIRE(store.OpenStateFile(path).ok());
+      REQUIRE(store.ClaimLeg("CA1", ttl).state == State::kClaimed);
+      store.LegRecorded("CA1", LegRecording{"RE1", "flex", R"({"sid":"RE1","channels":2})"});
+    }
+    MemoryCallStore store(10);
+    REQUIRE(store.OpenStateFile(path).ok());
+    CallStore::Claim claim = store.ClaimLeg("CA1", ttl);
+    CHECK(claim.state == State::kRecorded);
+    CHECK(json::parse(claim.recording.twilio_json) == json{{"sid", "RE1"}, {"channels", 2}});
+  }
+}
+
+TEST_CASE("MemoryCallStore: a task is found by every leg Flex writes, and reservations once") {
+  auto task = recrules::Task::FromJson(
+      R"({"queueName":"Trading Desk","attributes":{"call_sid":"CA1","conference":{"sid":"CF1",)"
+      R"("participants":{"customer":"CA1","worker":"CA2","supervisor":""}}}})");
+  REQUIRE(task.ok());
+  CHECK(ParticipantLegs(*task) == std::vector<std::string>{"CA1", "CA2"});
+  MemoryCallStore store(10);
+  store.Remember(*task);
+  REQUIRE(store.Find("CA2"));
+  CHECK(store.Find("CA2")->queue_name() == "Trading Desk");
+  CHECK(store.Find("CF1"));
+  CHECK(store.FirstAccept("WR1"));
+  CHECK_FALSE(store.FirstAccept("WR1"));
+  store.ForgetAccept("WR1");
+  CHECK(store.FirstAccept("WR1"));
 }

@@ -62,6 +62,7 @@ struct TwilioFixture {
   std::vector<std::string> args;
   std::unique_ptr<ServeProcess> serve;
   int port = 0;
+  std::vector<std::string> env;  // more environment for `recrules serve`, set before Start
 
   explicit TwilioFixture(const std::string& policy = Policy(false),
                          std::vector<std::string> extra = {},
@@ -92,13 +93,14 @@ struct TwilioFixture {
     Start();
   }
   void Start() {
-    serve = std::make_unique<ServeProcess>(
-        dir.path(), args,
-        std::vector<std::string>{
-            "TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
-            "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
-            "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
-            "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(), "RECRULES_API_TOKENS=service-token"});
+    std::vector<std::string> all = {"TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
+                                    "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
+                                    "RECRULES_TWILIO_API_URL=" + fake.url(),
+                                    "RECRULES_TWILIO_IAM_URL=" + fake.url(),
+                                    "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url(),
+                                    "RECRULES_API_TOKENS=service-token"};
+    all.insert(all.end(), env.begin(), env.end());
+    serve = std::make_unique<ServeProcess>(dir.path(), args, all);
     port = serve->WaitForPort();
     REQUIRE_MESSAGE(port > 0, serve->stderr_text());
   }
@@ -201,9 +203,9 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(Body(bad_behavior)["message"] == "pauseBehavior: expected skip or silence, got \"loud\"");
     CHECK(f.fake.RequestsTo("/2010-04-01/").empty());
   }
-  SUBCASE("Twilio error 21220 is a 502 that says the call has ended") {
+  SUBCASE("Twilio error 21220 is Twilio's 400, saying the call has ended") {
     HttpReply r = PostForm(c, kPauseCall, {{"callSid", kEndedCall}, {"Token", "tok-alice"}});
-    CHECK(r.status == 502);
+    CHECK(r.status == 400);
     json b = Body(r);
     CHECK(b["success"] == false);
     CHECK(b["twilioErrorCode"] == 21220);
@@ -219,7 +221,7 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(f.fake.RequestsTo("/Recordings/").size() == 3);
     f.fake.Fault({{"method", "POST"}, {"path", "/Recordings"}, {"status", 503}, {"count", 3}});
     HttpReply failed = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
-    CHECK(failed.status == 502);
+    CHECK(failed.status == 503);  // Twilio's own status, as the template passes it
     CHECK(Body(failed)["success"] == false);
     std::string metrics = c.Request("GET", "/metrics").body;
     CHECK(metrics.find("recrules_twilio_calls_total{operation=\"pause_call_recording\",result="
@@ -365,7 +367,8 @@ TEST_CASE("flex endpoints: a call the server has decided on is put to the policy
       REQUIRE(DecideOn(c, VoiceTask("Sales", kSalesCall, "")).status == 200);
     }
     f.Restart();
-    CHECK(f.serve->stderr_text().find("3 call and conference SIDs and 0 recordings restored") !=
+    CHECK(f.serve->stderr_text().find(
+              "3 call and conference SIDs, 0 recorded legs and 0 recordings restored") !=
           std::string::npos);
     HttpClient c(f.port);
     f.fake.ClearRequests();
@@ -411,9 +414,10 @@ TEST_CASE("flex tokens: valid, invalid, expired, missing, cached; static tokens 
   CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-old"}}).status == 403);
   CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "never-seen"}}).status == 403);
   HttpReply none = PostForm(c, kCreate, {{"callSid", kCall}});
-  CHECK(none.status == 401);
+  CHECK(none.status == 403);  // as the template's token validator answers
   CHECK(Body(none)["message"] ==
-        "missing token: send Authorization: Bearer <token> or the form field Token");
+        "Unauthorized: Token was not provided (send the form field Token or Authorization: "
+        "Bearer <token>)");
 
   // A Flex token as a bearer token on the JSON API, and the services' static token.
   const std::string task = R"({"task":{"taskChannelUniqueName":"voice"}})";
@@ -745,7 +749,8 @@ TEST_CASE(
     REQUIRE(Eventually([&] { return recording_status() == "paused"; }, 10000));
   }
   f.Restart();
-  CHECK(f.serve->stderr_text().find("2 call and conference SIDs and 1 recordings restored") !=
+  CHECK(f.serve->stderr_text().find(
+            "2 call and conference SIDs, 0 recorded legs and 1 recordings restored") !=
         std::string::npos);
   HttpClient c(f.port);
   // The task, kept from its TaskRouter fields: the agent may still not resume mid-capture.
@@ -765,4 +770,463 @@ TEST_CASE(
   REQUIRE(resumes.size() == 1);
   CHECK(resumes[0]["form"]["Status"] == "in-progress");
   CHECK(f.Stop() == 0);
+}
+
+// Issue 18: the template's plugin, unchanged, against recrules ---------------------------------
+
+namespace {
+
+// A signed TaskRouter callback for a voice task: `extra` fields are added (or replace).
+HttpReply SignedEvent(TwilioFixture& f, HttpClient& c, const std::string& event_type,
+                      const json& attributes, const Fields& extra = {}) {
+  Fields fields = {{"EventType", event_type},
+                   {"WorkspaceSid", kWorkspace},
+                   {"TaskSid", kTask},
+                   {"TaskQueueName", "Sales"},
+                   {"TaskChannelUniqueName", "voice"},
+                   {"TaskAttributes", attributes.dump()},
+                   {"ReservationSid", kReservation},
+                   {"WorkerSid", "WK0123456789abcdef0123456789abcdef"}};
+  for (const auto& [name, value] : extra) {
+    bool replaced = false;
+    for (auto& field : fields) {
+      if (field.first == name) {
+        field.second = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) fields.emplace_back(name, value);
+  }
+  std::string url = f.url("/v1/taskrouter/events");
+  auto headers = kFormType;
+  headers.emplace_back("X-Twilio-Signature", recrules::twilio::ComputeTwilioSignature(
+                                                 FakeTwilio::kAuthToken, url, fields));
+  return PostForm(c, "/v1/taskrouter/events", fields, headers);
+}
+
+// Trading lines may not pause; dual-channel on the worker's leg, as the plugin records it.
+std::string TradingDualPolicy() {
+  return R"({"features": {
+    "dual_channel_recording": {"enabled": true, "channel": "worker"},
+    "pause_recording": {"enabled": true, "include_silence": false}},
+  "recrules": {"rules": ["rules/trading_lines.lua", "builtin:exclusions"],
+               "default": "record"}})";
+}
+
+void WriteTradingRule(TwilioFixture& f) {
+  f.dir.Write("policy/rules/trading_lines.lua",
+              ReadFile(RECRULES_SOURCE_DIR "/rules/trading_lines.lua"));
+}
+
+}  // namespace
+
+TEST_CASE("issue 18: one recording per leg, whoever asks") {
+  SUBCASE("the plugin asks twice (a retry): one Twilio call, the same recording") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    HttpReply first = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(first.status == 200);
+    HttpReply again = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(again.status == 200);
+    CHECK(Body(again)["success"] == true);
+    CHECK(Body(again)["recording"]["sid"] == Body(first)["recording"]["sid"]);
+    CHECK(Body(again)["message"] ==
+          "create_call_recording: the call is already recorded; no second recording");
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+    auto actions = f.LogLines("recording");
+    REQUIRE(actions.size() == 2);
+    CHECK(actions[1]["result"] == "already_recorded");
+    CHECK(actions[1]["recordingSid"] == Body(first)["recording"]["sid"]);
+  }
+  SUBCASE("recrules recorded the leg on reservation.accepted: the plugin gets that recording") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    HttpReply plugin = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(plugin.status == 200);
+    std::string url = TaskAttributes(f.fake)["conversations"]["media"][0]["url"];
+    CHECK(url.find(Body(plugin)["recording"]["sid"].get<std::string>()) != std::string::npos);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("concurrent: reservation.accepted and the plugin's requests, one Twilio POST") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    // Twilio takes its time: every request below arrives while the first is in flight.
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings.json"}, {"delay_ms", 500}});
+    std::vector<std::thread> plugins;
+    std::vector<HttpReply> answers(4);
+    {
+      HttpClient c(f.port);
+      REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    }
+    for (size_t i = 0; i < answers.size(); ++i) {
+      plugins.emplace_back([&, i] {
+        HttpClient client(f.port);
+        answers[i] = PostForm(client, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+      });
+    }
+    for (auto& t : plugins) t.join();
+    std::string sid;
+    for (const HttpReply& a : answers) {
+      CHECK(a.status == 200);
+      if (sid.empty()) sid = Body(a)["recording"]["sid"];
+      CHECK(Body(a)["recording"]["sid"] == sid);
+    }
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("a failed start is not kept: the next request tries again") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    f.fake.Fault({{"method", "POST"}, {"path", "/Recordings.json"}, {"status", 500}, {"count", 1}});
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 500);
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}).status == 200);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 2);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("--state-file: still one recording after a restart") {
+    TempDir state;
+    TwilioFixture f(Policy(false), {"--state-file", state.file("state.jsonl")});
+    std::string sid;
+    {
+      HttpClient c(f.port);
+      HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+      REQUIRE(r.status == 200);
+      sid = Body(r)["recording"]["sid"];
+    }
+    f.Restart();
+    HttpClient c(f.port);
+    HttpReply again = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    CHECK(again.status == 200);
+    CHECK(Body(again)["recording"]["sid"] == sid);
+    CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: the worker's leg is tied to the task, so the policy is asked") {
+  TwilioFixture f(TradingDualPolicy(), {}, WriteTradingRule);
+  HttpClient c(f.port);
+  // Flex writes the conference's legs into the task once it has started; TaskRouter reports it.
+  json attributes = {
+      {"call_sid", kCall},
+      {"conference",
+       {{"sid", kConference}, {"participants", {{"customer", kCall}, {"worker", kWorkerLeg}}}}}};
+  REQUIRE(SignedEvent(f, c, "task.updated", attributes,
+                      {{"TaskQueueName", "Trading Desk"}, {"TimestampMs", "1700000000000"}})
+              .status == 200);
+  f.fake.ClearRequests();
+  // The plugin records the worker's leg (granted: trading lines are recorded) ...
+  HttpReply created = PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+  CHECK(created.status == 200);
+  // ... and may not pause it: refused, and Twilio is not asked.
+  HttpReply paused = PostForm(
+      c, kPauseCall, {{"callSid", kWorkerLeg}, {"pauseBehavior", "skip"}, {"Token", "tok-alice"}});
+  CHECK(paused.status == 409);
+  CHECK(Body(paused)["success"] == false);
+  CHECK(Body(paused)["twilioErrorCode"].is_null());  // not 21220: the plugin says "pause failed"
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  CHECK(f.Stop() == 0);
+  std::vector<json> flex;
+  for (const json& d : f.LogLines("decision")) {
+    if (d["source"] == "flex") flex.push_back(d);
+  }
+  REQUIRE(flex.size() == 2);
+  CHECK(flex[0]["event"] == "accept");
+  CHECK(flex[1]["event"] == "pause_request");
+  CHECK(flex[1]["rule"] == "rules/trading_lines.lua");
+}
+
+TEST_CASE("issue 18: a browser origin that may not read the answer causes nothing") {
+  SUBCASE("not allowed: 403 before any action, preflight too") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    auto headers = kFormType;
+    headers.emplace_back("Origin", "http://localhost:3000");
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, headers);
+    CHECK(r.status == 403);
+    CHECK(r.body.find("Origin http://localhost:3000 is not allowed: add it with --cors-origin") !=
+          std::string::npos);
+    HttpReply preflight =
+        c.Request("OPTIONS", kCreate, "",
+                  {{"Origin", "http://localhost:3000"}, {"Access-Control-Request-Method", "POST"}});
+    CHECK(preflight.status == 403);
+    CHECK(f.fake.RequestsTo("/Recordings").empty());
+    CHECK(f.fake.RequestsTo("/Tokens/validate").empty());
+    // The Flex UI's own origin, the default, is answered.
+    auto flex = kFormType;
+    flex.emplace_back("Origin", "https://flex.twilio.com");
+    CHECK(PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, flex).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("--cors-origin allows a plugin in local development") {
+    TwilioFixture f(Policy(false), {"--cors-origin", "https://flex.twilio.com", "--cors-origin",
+                                    "http://localhost:3000"});
+    HttpClient c(f.port);
+    auto headers = kFormType;
+    headers.emplace_back("Origin", "http://localhost:3000");
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}}, headers);
+    CHECK(r.status == 200);
+    CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: task.updated within one second is ordered by TimestampMs") {
+  TwilioFixture f(
+      R"({"features": {"pause_recording": {"enabled": true, "include_silence": true}},
+          "recrules": {"rules": ["builtin:exclusions", "rules/pci_pause.lua"],
+                       "default": "record"}})",
+      {}, [](TwilioFixture& fx) {
+        fx.dir.Write("policy/rules/pci_pause.lua",
+                     ReadFile(RECRULES_SOURCE_DIR "/rules/pci_pause.lua"));
+      });
+  HttpClient c(f.port);
+  json attributes = {{"call_sid", kCall}, {"conference", {{"sid", kConference}}}};
+  json capture = attributes;
+  capture["ivr"] = {{"stage", "payment"}};
+  // The payment began (…000100) and ended (…000900) in the same second; the end arrives first.
+  HttpReply ended = SignedEvent(f, c, "task.updated", attributes,
+                                {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000900"}});
+  REQUIRE(ended.status == 200);
+  HttpReply late = SignedEvent(f, c, "task.updated", capture,
+                               {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000100"}});
+  REQUIRE(late.status == 200);
+  CHECK(Body(late)["decision"]["action"] == "pause");
+  CHECK(Body(late)["recording"] == "stale");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("issue 18: answers as the template's functions give them") {
+  TwilioFixture f;
+  HttpClient c(f.port);
+  SUBCASE("recording: the twilio library's camelCase object, ISO dates") {
+    HttpReply r = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(r.status == 200);
+    json recording = Body(r)["recording"];
+    CHECK(recording["callSid"] == kCall);
+    CHECK(recording["accountSid"] == FakeTwilio::kAccountSid);
+    CHECK(recording["channels"] == 2);
+    CHECK_FALSE(recording.contains("call_sid"));
+    std::string start = recording["startTime"];
+    CHECK(start.size() == 24);
+    CHECK(start.substr(19) == ".000Z");
+  }
+  SUBCASE("Twilio's 404 is passed on with its code") {
+    HttpReply r = PostForm(c, kResumeCall,
+                           {{"callSid", kCall},
+                            {"recordingSid", "RE9999999999999999999999999999999f"},
+                            {"Token", "tok-alice"}});
+    CHECK(r.status == 404);
+    CHECK(Body(r)["twilioErrorCode"] == 20404);
+  }
+  SUBCASE("parameters from the query string or a JSON body, as Twilio Functions merge them") {
+    HttpReply query =
+        c.Request("POST", kCreate + "?callSid=" + kCall + "&Token=tok-alice", "", kFormType);
+    CHECK(query.status == 200);
+    HttpReply body =
+        c.Request("POST", kPauseCall, json{{"callSid", kCall}, {"Token", "tok-alice"}}.dump(),
+                  {{"Content-Type", "application/json"}});
+    CHECK(body.status == 200);
+    CHECK(Body(body)["recording"]["status"] == "paused");
+    HttpReply bad = c.Request("POST", kPauseCall, "[1]", {{"Content-Type", "application/json"}});
+    CHECK(bad.status == 400);
+    CHECK(Body(bad)["message"] == "request body: expected a JSON object of parameters");
+  }
+  CHECK(f.Stop() == 0);
+}
+
+namespace {
+
+const std::string kUpdateTask = "/common/flex/taskrouter/update-task-attributes";
+
+// The media object the template's plugin writes after create-recording (dualChannelHelper).
+json TemplateMedia(const std::string& recording_sid, int64_t start_ms) {
+  return {{"url", "https://api.twilio.com/2010-04-01/Accounts/" +
+                      std::string(FakeTwilio::kAccountSid) + "/Recordings/" + recording_sid},
+          {"type", "VoiceRecording"},
+          {"start_time", start_ms},
+          {"channels", json::array({"customer", "others"})}};
+}
+
+}  // namespace
+
+TEST_CASE("issue 18: update-task-attributes with the template's contract") {
+  json attributes = {{"call_sid", kCall}, {"custom", {{"keep", 1}, {"list", {1, 2, 3}}}}};
+  auto seeded = [&](TwilioFixture& f) {
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  };
+  SUBCASE("the plugin's media link is merged into the task, conditionally") {
+    TwilioFixture f(Policy(false), {}, [](TwilioFixture& fx) {
+      fx.env.push_back("TWILIO_FLEX_WORKSPACE_SID=" + kWorkspace);
+    });
+    seeded(f);
+    HttpClient c(f.port);
+    HttpReply created = PostForm(c, kCreate, {{"callSid", kCall}, {"Token", "tok-alice"}});
+    REQUIRE(created.status == 200);
+    const std::string sid = Body(created)["recording"]["sid"];
+    json update = {{"conversations", {{"media", json::array({TemplateMedia(sid, 1699999999000)})}}},
+                   {"custom", {{"list", {9}}}}};
+    HttpReply r =
+        PostForm(c, kUpdateTask,
+                 {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", update.dump()}});
+    CHECK(r.status == 200);
+    CHECK(Body(r) == json{{"success", true}});
+    json merged = TaskAttributes(f.fake);
+    CHECK(merged["conversations"]["media"][0] == TemplateMedia(sid, 1699999999000));
+    CHECK(merged["custom"]["keep"] == 1);
+    CHECK(merged["custom"]["list"] == json::array({9, 2, 3}));  // lodash merges arrays by index
+    bool conditional = false;
+    for (const json& u : f.fake.RequestsTo("/Tasks/" + kTask)) {
+      if (u["method"] == "POST") conditional = u["headers"].contains("if-match");
+    }
+    CHECK(conditional);
+    // Bad parameters: 400 in the template's shape; an unknown task: Twilio's 404.
+    HttpReply bad = PostForm(
+        c, kUpdateTask, {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", "[]"}});
+    CHECK(bad.status == 400);
+    CHECK(Body(bad)["message"] == "attributesUpdate: expected a JSON object");
+    HttpReply unknown = PostForm(c, kUpdateTask,
+                                 {{"Token", "tok-alice"},
+                                  {"taskSid", "WT9999999999999999999999999999999f"},
+                                  {"attributesUpdate", "{}"}});
+    CHECK(unknown.status == 404);
+    CHECK(Body(unknown)["success"] == false);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("without TWILIO_FLEX_WORKSPACE_SID: the workspace of the TaskRouter events") {
+    TwilioFixture f;
+    seeded(f);
+    HttpClient c(f.port);
+    Fields fields = {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", "{}"}};
+    CHECK(PostForm(c, kUpdateTask, fields).status == 503);
+    REQUIRE(SignedEvent(f, c, "task.created", attributes).status == 200);
+    CHECK(PostForm(c, kUpdateTask, fields).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("the task seen through it ties its legs: a trading line's worker leg is guarded") {
+    TwilioFixture f(TradingDualPolicy(), {}, [](TwilioFixture& fx) {
+      WriteTradingRule(fx);
+      fx.env.push_back("TWILIO_FLEX_WORKSPACE_SID=" + kWorkspace);
+    });
+    json trading = {
+        {"call_sid", kCall},
+        {"conference",
+         {{"sid", kConference}, {"participants", {{"customer", kCall}, {"worker", kWorkerLeg}}}}}};
+    f.fake.Seed({{"tasks",
+                  {{kTask,
+                    {{"workspace_sid", kWorkspace},
+                     {"task_queue_friendly_name", "Trading Desk"},
+                     {"attributes", trading}}}}}});
+    HttpClient c(f.port);
+    // No TaskRouter events at all: the plugin records the worker's leg, then writes its link.
+    HttpReply created = PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+    REQUIRE(created.status == 200);
+    json update = {{"reservation_attributes",
+                    {{kReservation,
+                      {{"media", json::array({TemplateMedia(Body(created)["recording"]["sid"],
+                                                            1699999999000)})}}}}}};
+    REQUIRE(
+        PostForm(c, kUpdateTask,
+                 {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", update.dump()}})
+            .status == 200);
+    HttpReply paused = PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+    CHECK(paused.status == 409);
+    CHECK(f.fake.RequestsTo("/Recordings/").empty());
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: the server-side media object is the template's") {
+  SUBCASE("start_time: epoch ms one second before the accept; the public media URL") {
+    TwilioFixture f(Policy(true, "customer"));
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes,
+                        {{"Timestamp", "1700000000"}, {"TimestampMs", "1700000000250"}})
+                .status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    json media = TaskAttributes(f.fake)["conversations"]["media"];
+    REQUIRE(media.size() == 1);
+    json created = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json");
+    REQUIRE(created.size() == 1);
+    CHECK(f.Stop() == 0);
+    const std::string sid = f.LogLines("recording").at(0)["recordingSid"];
+    CHECK(media[0] == TemplateMedia(sid, 1699999999250));
+  }
+  SUBCASE("RECRULES_TWILIO_MEDIA_URL: another base for the link only") {
+    TwilioFixture f(Policy(true, "customer"), {}, [](TwilioFixture& fx) {
+      fx.env.push_back("RECRULES_TWILIO_MEDIA_URL=https://media.example.com/");
+    });
+    json attributes = {{"call_sid", kCall}};
+    f.fake.Seed(
+        {{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+    HttpClient c(f.port);
+    REQUIRE(SignedEvent(f, c, "reservation.accepted", attributes).status == 200);
+    REQUIRE(Eventually([&] { return TaskAttributes(f.fake).contains("conversations"); }, 10000));
+    std::string url = TaskAttributes(f.fake)["conversations"]["media"][0]["url"];
+    CHECK(url.rfind("https://media.example.com/2010-04-01/Accounts/" +
+                        std::string(FakeTwilio::kAccountSid) + "/Recordings/RE",
+                    0) == 0);
+    CHECK(f.Stop() == 0);
+  }
+}
+
+TEST_CASE("issue 18: TaskRouter callbacks signed with a SharedKey") {
+  const std::string kSecret = "shared-key-secret";
+  Fields fields = {{"EventType", "task.created"}, {"TaskSid", kTask}, {"WorkspaceSid", kWorkspace}};
+  auto post = [&](TwilioFixture& f, HttpClient& c, const std::string& settings,
+                  recrules::twilio::SignatureAlgorithm algorithm, const std::string& secret) {
+    auto headers = kFormType;
+    headers.emplace_back("X-Twilio-Signature",
+                         recrules::twilio::ComputeTwilioSignature(
+                             secret, f.url("/v1/taskrouter/events"), fields, algorithm));
+    headers.emplace_back("X-Twilio-Webhooks-Signature-Settings", settings);
+    return PostForm(c, "/v1/taskrouter/events", fields, headers);
+  };
+  const auto kSha256 = recrules::twilio::SignatureAlgorithm::kHmacSha256;
+  const std::string kSettings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256";
+  SUBCASE("TWILIO_WEBHOOK_SHARED_KEY set: accepted, and only with that secret") {
+    TwilioFixture f(Policy(false), {}, [&](TwilioFixture& fx) {
+      fx.env.push_back("TWILIO_WEBHOOK_SHARED_KEY=" + kSecret);
+    });
+    HttpClient c(f.port);
+    CHECK(post(f, c, kSettings, kSha256, kSecret).status == 200);
+    HttpReply wrong = post(f, c, kSettings, kSha256, FakeTwilio::kAuthToken);
+    CHECK(wrong.status == 403);
+    CHECK(Body(wrong)["error"]["message"].get<std::string>().find("signed with the SharedKey") !=
+          std::string::npos);
+    HttpReply odd = post(f, c, "key=k,algorithm=HMAC_SHA512", kSha256, kSecret);
+    CHECK(odd.status == 403);
+    // Without the settings header the auth token signs, as before.
+    auto headers = kFormType;
+    headers.emplace_back("X-Twilio-Signature",
+                         recrules::twilio::ComputeTwilioSignature(
+                             FakeTwilio::kAuthToken, f.url("/v1/taskrouter/events"), fields));
+    CHECK(PostForm(c, "/v1/taskrouter/events", fields, headers).status == 200);
+    CHECK(f.Stop() == 0);
+  }
+  SUBCASE("not set: refused, saying what to set") {
+    TwilioFixture f;
+    HttpClient c(f.port);
+    HttpReply r = post(f, c, kSettings, kSha256, kSecret);
+    CHECK(r.status == 403);
+    CHECK(Body(r)["error"]["message"] ==
+          "the request is signed with a SharedKey (X-Twilio-Webhooks-Signature-Settings), and "
+          "TWILIO_WEBHOOK_SHARED_KEY is not set");
+    CHECK(f.Stop() == 0);
+  }
 }

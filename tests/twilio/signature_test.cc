@@ -116,3 +116,42 @@ TEST_CASE("signature: validation") {
           ComputeTwilioSignature("t", "https://x/", b));
   }
 }
+
+// Issue 18: vectors printed by the `twilio` npm package's webhooks module (6.x),
+// getExpectedTwilioSignature(secret, url, params, algorithm), params
+// {EventType, TaskSid, Tag: ['b', 'a', 'b']} (a form field sent three times).
+TEST_CASE("signature: SharedKey webhooks and repeated fields, as the twilio library signs them") {
+  using recrules::twilio::SignatureAlgorithm;
+  using recrules::twilio::SignatureAlgorithmFromSettings;
+  const std::string url = "https://recrules.example.com/v1/taskrouter/events?source=tr";
+  const Params form = {{"EventType", "task.created"},
+                       {"Tag", "b"},
+                       {"TaskSid", "WT0123456789abcdef0123456789abcdef"},
+                       {"Tag", "a"},
+                       {"Tag", "b"}};
+  SUBCASE("HMAC-SHA256 with the SharedKey secret") {
+    CHECK(ComputeTwilioSignature("shared-key-secret", url, form, SignatureAlgorithm::kHmacSha256) ==
+          "nL7E6ObEM7KZS0gdewi6dyCIu+507oXSZfti9VzAgZc=");
+    CHECK(ValidTwilioSignature(
+        "shared-key-secret", url, form,
+        "nL7E6ObEM7KZS0gdewi6dyCIu+507oXSZfti9VzAgZc=", SignatureAlgorithm::kHmacSha256));
+    // The same signature checked as HMAC-SHA1 fails.
+    CHECK_FALSE(ValidTwilioSignature("shared-key-secret", url, form,
+                                     "nL7E6ObEM7KZS0gdewi6dyCIu+507oXSZfti9VzAgZc="));
+  }
+  SUBCASE("HMAC-SHA1: a repeated identical field counts once") {
+    CHECK(ComputeTwilioSignature("shared-key-secret", url, form) == "06QUKzxquRY6nEcYPiP1U9esZ+k=");
+    CHECK(ComputeTwilioSignature("fake-auth-token", url, form) == "HrQaBxv80fwYC4B+vG7Vm8iAnz4=");
+  }
+  SUBCASE("the algorithm named in X-Twilio-Webhooks-Signature-Settings") {
+    CHECK(SignatureAlgorithmFromSettings("key=webhooks_sharedkey_1, algorithm = HMAC_SHA256") ==
+          SignatureAlgorithm::kHmacSha256);
+    CHECK(SignatureAlgorithmFromSettings("algorithm=hmac_sha256") ==
+          SignatureAlgorithm::kHmacSha256);
+    CHECK(SignatureAlgorithmFromSettings("") == SignatureAlgorithm::kHmacSha1);
+    CHECK(SignatureAlgorithmFromSettings("key=x") == SignatureAlgorithm::kHmacSha1);
+    CHECK(SignatureAlgorithmFromSettings("key=x,algorithm=HMAC_SHA1") ==
+          SignatureAlgorithm::kHmacSha1);
+    CHECK_FALSE(SignatureAlgorithmFromSettings("key=x,algorithm=HMAC_SHA512"));
+  }
+}

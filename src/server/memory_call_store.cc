@@ -1,4 +1,4 @@
-#include "server/known_calls.h"
+#include "server/memory_call_store.h"
 
 #include <spdlog/spdlog.h>
 
@@ -21,7 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-int64_t UnixMs(KnownCalls::Clock::time_point t) {
+int64_t UnixMs(MemoryCallStore::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
@@ -78,7 +78,7 @@ std::string CallLine(const std::vector<std::string_view>& sids, int64_t at_ms,
 }  // namespace
 
 // {"recording":"WT...","leg":"CA...","wantPaused":false,"pausedSid":"RE...","lastEvent":123}
-std::string KnownCalls::RecordingLine(std::string_view task_sid, const Recording& r) {
+std::string MemoryCallStore::RecordingLine(std::string_view task_sid, const Recording& r) {
   return DumpJson(json{{"recording", task_sid},
                        {"leg", r.leg},
                        {"wantPaused", r.want_paused},
@@ -86,11 +86,11 @@ std::string KnownCalls::RecordingLine(std::string_view task_sid, const Recording
                        {"lastEvent", r.last_event}});
 }
 
-KnownCalls::~KnownCalls() {
+MemoryCallStore::~MemoryCallStore() {
   Close();
 }
 
-void KnownCalls::Close() {
+void MemoryCallStore::Close() {
   std::thread rewriter;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -102,7 +102,7 @@ void KnownCalls::Close() {
   if (journal_) journal_->Close();
 }
 
-void KnownCalls::Keep(std::string_view sid1, std::string_view sid2, Entry entry) {
+void MemoryCallStore::Keep(std::string_view sid1, std::string_view sid2, Entry entry) {
   if (capacity_ == 0 || (sid1.empty() && sid2.empty())) return;
   std::string line;
   if (!state_path_.empty() && (entry.request_json || entry.form)) {
@@ -119,7 +119,7 @@ void KnownCalls::Keep(std::string_view sid1, std::string_view sid2, Entry entry)
   if (!line.empty()) Journal(std::move(line));
 }
 
-void KnownCalls::Put(std::string_view sid, Entry entry) {
+void MemoryCallStore::Put(std::string_view sid, Entry entry) {
   auto [it, inserted] = by_sid_.try_emplace(std::string(sid), entry);
   if (!inserted) {
     it->second = std::move(entry);
@@ -132,31 +132,35 @@ void KnownCalls::Put(std::string_view sid, Entry entry) {
   }
 }
 
-std::shared_ptr<const FormFields> KnownCalls::FormToWrite(const FormFields* form) const {
+std::shared_ptr<const FormFields> MemoryCallStore::FormToWrite(const FormFields* form) const {
   if (state_path_.empty() || form == nullptr) return nullptr;
   return std::make_shared<const FormFields>(*form);
 }
 
-void KnownCalls::Remember(std::string_view sid, const Task& task, const FormFields* form) {
+void MemoryCallStore::Remember(std::string_view sid, const Task& task, const FormFields* form) {
   if (capacity_ == 0 || sid.empty()) return;
   Keep(sid, {}, Entry{task, nullptr, FormToWrite(form), Clock::now()});
 }
 
-void KnownCalls::Remember(const Task& task, const FormFields* form) {
+void MemoryCallStore::Remember(const Task& task, const FormFields* form) {
   if (capacity_ == 0) return;
-  Keep(task.call_sid(), task.conference_sid(),
-       Entry{task, nullptr, FormToWrite(form), Clock::now()});
+  Entry entry{task, nullptr, FormToWrite(form), Clock::now()};
+  // The legs Flex writes once the conference has started: {"customer":"CA..","worker":"CA.."}.
+  for (const std::string& leg : ParticipantLegs(task)) {
+    if (leg != task.call_sid()) Keep(leg, {}, entry);
+  }
+  Keep(task.call_sid(), task.conference_sid(), std::move(entry));
 }
 
-void KnownCalls::RememberRequest(std::string_view call_sid, std::string_view conference_sid,
-                                 std::string_view request_json) {
+void MemoryCallStore::RememberRequest(std::string_view call_sid, std::string_view conference_sid,
+                                      std::string_view request_json) {
   if (capacity_ == 0 || (call_sid.empty() && conference_sid.empty())) return;
   Keep(call_sid, conference_sid,
        Entry{std::nullopt, std::make_shared<const std::string>(request_json), nullptr,
              Clock::now()});
 }
 
-std::optional<Task> KnownCalls::Find(std::string_view sid) {
+std::optional<Task> MemoryCallStore::Find(std::string_view sid) {
   if (capacity_ == 0 || sid.empty()) return std::nullopt;
   Entry entry;
   {
@@ -177,7 +181,7 @@ std::optional<Task> KnownCalls::Find(std::string_view sid) {
   return request->task;
 }
 
-KnownCalls::Recording& KnownCalls::RecordingEntry(std::string_view task_sid) {
+MemoryCallStore::Recording& MemoryCallStore::RecordingEntry(std::string_view task_sid) {
   auto [it, inserted] = recordings_.try_emplace(std::string(task_sid));
   if (!inserted) return it->second;
   recording_order_.push_back(it->first);
@@ -198,13 +202,92 @@ KnownCalls::Recording& KnownCalls::RecordingEntry(std::string_view task_sid) {
   return it->second;
 }
 
-std::string KnownCalls::LegOf(std::string_view task_sid) {
+bool MemoryCallStore::FirstAccept(std::string_view reservation_sid) {
+  if (reservation_sid.empty()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!accepted_.emplace(reservation_sid).second) return false;
+  accepted_order_.emplace_back(reservation_sid);
+  // Kept ten times longer than calls: a replay must not find it forgotten.
+  if (accepted_order_.size() > 10 * std::max<size_t>(capacity_, 10000)) {
+    accepted_.erase(accepted_order_.front());
+    accepted_order_.pop_front();
+  }
+  return true;
+}
+
+void MemoryCallStore::ForgetAccept(std::string_view reservation_sid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  accepted_.erase(std::string(reservation_sid));
+}
+
+CallStore::Claim MemoryCallStore::ClaimLeg(std::string_view leg, std::chrono::milliseconds ttl) {
+  Claim claim;
+  if (capacity_ == 0 || leg.empty()) return claim;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = legs_.try_emplace(std::string(leg));
+  if (!inserted) {
+    if (!it->second.recording.sid.empty()) {
+      claim.state = Claim::State::kRecorded;
+      claim.recording = it->second.recording;
+      return claim;
+    }
+    if (now < it->second.claim_expires) {
+      claim.state = Claim::State::kPending;
+      return claim;
+    }
+  } else {
+    leg_order_.push_back(it->first);
+    // Past capacity the oldest leg goes, but not one being claimed (it is at the back).
+    if (leg_order_.size() > capacity_) {
+      legs_.erase(leg_order_.front());
+      leg_order_.pop_front();
+    }
+  }
+  it->second.claim_expires = now + ttl;
+  return claim;
+}
+
+void MemoryCallStore::LegRecorded(std::string_view leg, const LegRecording& recording) {
+  if (capacity_ == 0 || leg.empty() || recording.sid.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = legs_.try_emplace(std::string(leg));
+  if (inserted) leg_order_.push_back(it->first);
+  it->second.recording = recording;
+  if (journal_) Journal(LegLine(leg, recording));
+}
+
+void MemoryCallStore::ReleaseLeg(std::string_view leg) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = legs_.find(std::string(leg));
+  if (it != legs_.end() && it->second.recording.sid.empty()) it->second.claim_expires = {};
+}
+
+std::optional<LegRecording> MemoryCallStore::RecordingOf(std::string_view leg) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = legs_.find(std::string(leg));
+  if (it == legs_.end() || it->second.recording.sid.empty()) return std::nullopt;
+  return it->second.recording;
+}
+
+// {"leg":"CA...","recordingSid":"RE...","startedBy":"flex","twilio":{...}}
+std::string MemoryCallStore::LegLine(std::string_view leg, const LegRecording& r) {
+  std::string line =
+      DumpJson(json{{"leg", leg}, {"recordingSid", r.sid}, {"startedBy", r.started_by}});
+  line.pop_back();
+  line += ",\"twilio\":";
+  line += r.twilio_json.empty() ? "null" : r.twilio_json;
+  line += '}';
+  return line;
+}
+
+std::string MemoryCallStore::LegOf(std::string_view task_sid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = recordings_.find(std::string(task_sid));
   return it == recordings_.end() ? std::string() : it->second.leg;
 }
 
-void KnownCalls::SetLeg(std::string_view task_sid, std::string_view leg) {
+void MemoryCallStore::SetLeg(std::string_view task_sid, std::string_view leg) {
   if (capacity_ == 0 || task_sid.empty() || leg.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
   Recording& r = RecordingEntry(task_sid);
@@ -212,13 +295,13 @@ void KnownCalls::SetLeg(std::string_view task_sid, std::string_view leg) {
   JournalRecording(task_sid, r);
 }
 
-KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, int64_t timestamp) {
+CallStore::Want MemoryCallStore::WantPaused(std::string_view task_sid, bool paused, int64_t order) {
   if (capacity_ == 0 || task_sid.empty()) return Want::kAsIs;
   std::lock_guard<std::mutex> lock(mu_);
   Recording& r = RecordingEntry(task_sid);
-  if (timestamp > 0) {  // without one, an event cannot be ordered: it is applied
-    if (timestamp < r.last_event) return Want::kStale;
-    r.last_event = timestamp;
+  if (order > 0) {  // without one, an event cannot be ordered: it is applied
+    if (order < r.last_event) return Want::kStale;
+    r.last_event = order;
   }
   r.want_paused = paused;
   JournalRecording(task_sid, r);
@@ -227,7 +310,7 @@ KnownCalls::Want KnownCalls::WantPaused(std::string_view task_sid, bool paused, 
   return Want::kRunReconciler;
 }
 
-std::optional<KnownCalls::Step> KnownCalls::NextStep(std::string_view task_sid) {
+std::optional<CallStore::Step> MemoryCallStore::NextStep(std::string_view task_sid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = recordings_.find(std::string(task_sid));
   if (it == recordings_.end()) return std::nullopt;  // evicted meanwhile
@@ -239,7 +322,7 @@ std::optional<KnownCalls::Step> KnownCalls::NextStep(std::string_view task_sid) 
   return Step{r.want_paused, r.paused_sid};
 }
 
-void KnownCalls::StepDone(std::string_view task_sid, bool ok, std::string_view paused_sid) {
+void MemoryCallStore::StepDone(std::string_view task_sid, bool ok, std::string_view paused_sid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = recordings_.find(std::string(task_sid));
   if (it == recordings_.end()) return;
@@ -251,33 +334,33 @@ void KnownCalls::StepDone(std::string_view task_sid, bool ok, std::string_view p
   }
 }
 
-size_t KnownCalls::size() {
+size_t MemoryCallStore::size() {
   std::lock_guard<std::mutex> lock(mu_);
   return by_sid_.size();
 }
 
 // The state file ---------------------------------------------------------------------------
 
-void KnownCalls::Journal(std::string line) {
+void MemoryCallStore::Journal(std::string line) {
   if (!journal_) return;
   if (rewriting_) pending_.push_back(line);
   journal_->Append(std::move(line));
   // Rewritten when most of it is history: the cost of a rewrite is spread over many lines.
-  if (++journal_lines_ > 4 * (by_sid_.size() + recordings_.size()) + 1024 && !rewriting_ &&
-      !closed_) {
+  if (++journal_lines_ > 4 * (by_sid_.size() + recordings_.size() + legs_.size()) + 1024 &&
+      !rewriting_ && !closed_) {
     rewriting_ = true;
     if (rewriter_.joinable()) rewriter_.join();  // the last one is done: it cleared rewriting_
     rewriter_ = std::thread([this, snapshot = TakeSnapshot()] { Rewrite(snapshot); });
   }
 }
 
-void KnownCalls::JournalRecording(std::string_view task_sid, const Recording& r) {
+void MemoryCallStore::JournalRecording(std::string_view task_sid, const Recording& r) {
   if (journal_) Journal(RecordingLine(task_sid, r));
 }
 
 // One line of the state file, as written above. Throws (json's exceptions, or a message naming
 // the field) when the line is not one of them; the caller names the line.
-void KnownCalls::Restore(const std::string& line) {
+void MemoryCallStore::Restore(const std::string& line) {
   json j = json::parse(line);
   if (!j.is_object()) throw std::runtime_error("not a JSON object");
   if (j.contains("recording")) {
@@ -289,6 +372,19 @@ void KnownCalls::Restore(const std::string& line) {
     read.paused_sid = j.at("pausedSid").get<std::string>();
     read.last_event = j.at("lastEvent").get<int64_t>();
     RecordingEntry(task_sid) = std::move(read);
+    return;
+  }
+  if (j.contains("recordingSid")) {  // a leg's recording
+    LegRecording r;
+    r.sid = j.at("recordingSid").get<std::string>();
+    r.started_by = j.at("startedBy").get<std::string>();
+    const json& twilio = j.at("twilio");
+    r.twilio_json = twilio.is_object() ? twilio.dump() : std::string();
+    const std::string leg = j.at("leg").get<std::string>();
+    if (leg.empty() || r.sid.empty()) throw std::runtime_error("leg: empty call or recording SID");
+    auto [it, inserted] = legs_.try_emplace(leg);
+    if (inserted) leg_order_.push_back(it->first);
+    it->second.recording = std::move(r);
     return;
   }
   Entry entry;
@@ -321,7 +417,7 @@ void KnownCalls::Restore(const std::string& line) {
 // Every entry in use, as the state file's lines will say it: the calls in the order first
 // remembered (SIDs that share an entry share a line), then the recordings. Copies of the SIDs
 // and shared pointers only, so that the lines are built and written without the lock.
-KnownCalls::Snapshot KnownCalls::TakeSnapshot() {
+MemoryCallStore::Snapshot MemoryCallStore::TakeSnapshot() {
   const Clock::time_point now = Clock::now();
   auto source_of = [](const Entry& e) -> const void* {
     return e.request_json ? static_cast<const void*>(e.request_json.get())
@@ -342,6 +438,10 @@ KnownCalls::Snapshot KnownCalls::TakeSnapshot() {
   for (const std::string& task_sid : recording_order_) {
     snapshot.recordings.push_back(RecordingLine(task_sid, recordings_.at(task_sid)));
   }
+  for (const std::string& leg : leg_order_) {
+    const Leg& l = legs_.at(leg);
+    if (!l.recording.sid.empty()) snapshot.recordings.push_back(LegLine(leg, l.recording));
+  }
   return snapshot;
 }
 
@@ -359,7 +459,7 @@ bool WriteLine(FILE* f, std::string line) {
 // (kept in pending_), then renames FILE.new over FILE and appends there. FILE is appended to
 // all along, so a crash at any point leaves one whole file or the other. The lock is held
 // only for the last few pending lines and the rename: requests do not wait for the disk.
-void KnownCalls::Rewrite(const Snapshot& snapshot) {
+void MemoryCallStore::Rewrite(const Snapshot& snapshot) {
   const std::string temp = state_path_ + ".new";
   FILE* f = std::fopen(temp.c_str(), "wb");
   bool ok = f != nullptr;
@@ -416,7 +516,7 @@ void KnownCalls::Rewrite(const Snapshot& snapshot) {
   if (replaced) replaced->Close();
 }
 
-Status KnownCalls::OpenStateFile(const std::string& path) {
+Status MemoryCallStore::OpenStateFile(const std::string& path) {
   if (capacity_ == 0 || path.empty()) return Status::Ok();
   std::unique_lock<std::mutex> lock(mu_);
   std::error_code exists_error;
@@ -453,9 +553,11 @@ Status KnownCalls::OpenStateFile(const std::string& path) {
   if (!journal_) {
     return Status::Unavailable("--state-file " + path + ": cannot write it");
   }
-  spdlog::info("--state-file {}: {} call and conference SIDs and {} recordings restored{}", path,
-               by_sid_.size(), recordings_.size(),
-               skipped > 0 ? " (" + std::to_string(skipped) + " lines skipped)" : std::string());
+  spdlog::info(
+      "--state-file {}: {} call and conference SIDs, {} recorded legs and {} recordings "
+      "restored{}",
+      path, by_sid_.size(), legs_.size(), recordings_.size(),
+      skipped > 0 ? " (" + std::to_string(skipped) + " lines skipped)" : std::string());
   return Status::Ok();
 }
 
