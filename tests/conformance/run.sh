@@ -2,7 +2,7 @@
 # Conformance of `recrules serve` with the Flex project template's plugin and serverless
 # functions (issue 18). Skips (exit 77) when the template folder is absent. Installs the npm
 # packages from package-lock.json first when node_modules is missing.
-# Usage: run.sh SOURCE_DIR TEMPLATE_DIR RECRULES_EXECUTABLE
+# Usage: run.sh SOURCE_DIR TEMPLATE_DIR RECRULES_EXECUTABLE [TEST_FILE...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export RECRULES_SOURCE_DIR=$1
@@ -19,4 +19,5 @@ cd "$here"
 if [[ ! -d node_modules ]]; then
   npm ci --no-audit --no-fund
 fi
-node --test test/
+# Further arguments: test files to run instead of all (by hand).
+if (($# > 3)); then node --test "${@:4}"; else node --test test/; fi

@@ -13,7 +13,7 @@ let stack;
 test.before(async () => {
   stack = await startStack();
 });
-test.after(() => stack.stop());
+test.after(() => stack?.stop());
 
 test('item 1: one Calls/<leg>/Recordings.json POST when recrules and the plugin both record',
      async () => {

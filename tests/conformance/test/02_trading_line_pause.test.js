@@ -14,7 +14,7 @@ let stack;
 test.before(async () => {
   stack = await startStack({ channel: 'worker' });
 });
-test.after(() => stack.stop());
+test.after(() => stack?.stop());
 
 async function pauseIsRefused(plugin, call, task) {
   assert.equal(await plugin.pauseRecording(task), false, 'the plugin reports the pause failed');
