@@ -15,6 +15,10 @@ for part in plugin-flex-ts-template-v2/src serverless-functions/src/functions; d
     exit 77
   fi
 done
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "conformance: skipped: node and npm are needed"
+  exit 77
+fi
 cd "$here"
 if [[ ! -d node_modules ]]; then
   npm ci --no-audit --no-fund
