@@ -35,9 +35,4 @@ async function newCall(stack, { queueName = 'Sales', attributes = {} } = {}) {
   return call;
 }
 
-// The leg the dual-channel feature records on the given channel.
-function recordedLeg(call, channel) {
-  return channel === 'worker' ? call.workerLeg : call.customerLeg;
-}
-
-module.exports = { newCall, recordedLeg };
+module.exports = { newCall };

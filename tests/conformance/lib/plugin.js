@@ -155,4 +155,4 @@ function loadPlugin(templateDir, options) {
   return plugin;
 }
 
-module.exports = { loadPlugin, flexTask, participant };
+module.exports = { loadPlugin, flexTask };

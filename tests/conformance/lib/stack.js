@@ -184,22 +184,17 @@ async function startStack(options = {}) {
       authToken: AUTH_TOKEN,
       workspaceSid: WORKSPACE_SID,
     });
-    const stopAll = stop;
     await twilio.seed({
       tokens: { [AGENT_TOKEN]: { valid: true, identity: 'alice', worker_sid: WORKER_SID,
                                  roles: ['agent'] } },
     });
     return {
-      dir,
-      channel,
       twilio,
       recrulesUrl,
       referenceUrl: reference.url,
-      decisionLog,
-      serveOutput: serve.output,
       stop: async () => {
         await reference.close();
-        await stopAll();
+        await stop();
       },
     };
   } catch (e) {
@@ -232,5 +227,5 @@ async function answer(res) {
 
 module.exports = {
   ACCOUNT_SID, AUTH_TOKEN, WORKSPACE_SID, SHARED_KEY_SECRET, AGENT_TOKEN, WORKER_SID, FLEX_ORIGIN,
-  newSid, startStack, postForm, answer, waitFor, within,
+  newSid, startStack, postForm, answer, waitFor,
 };

@@ -52,11 +52,8 @@ test('item 2: the plugin cannot pause a trading line\'s worker leg', async (t) =
     await plugin.recordExternalCall(task);
     const accepted = await reservationAccepted(stack.recrulesUrl, call);
     assert.equal(accepted.status, 200, accepted.text);
-    // recrules' own start (if it makes one) has finished when the media link is written.
-    await waitFor(async () => {
-      const t = await stack.twilio.task(call.taskSid);
-      return t.attributes.reservation_attributes?.[call.reservationSid];
-    }, 'the media link of the worker leg\'s recording on the task');
+    // Time for recrules' own start, had it made one (it would find the leg at once).
+    await new Promise((r) => setTimeout(r, 1000));
     await pauseIsRefused(plugin, call, task);
   });
 
