@@ -36,9 +36,13 @@ function shape(value) {
   return value;
 }
 
+// The SIDs of the scenario being run on one side.
+let sids = [];
+
 // One side's setup for a scenario: fresh SIDs seeded in the fake Twilio.
 async function freshCall({ status = 'in-progress', conference = false } = {}) {
   const s = { callSid: newSid('CA'), conferenceSid: newSid('CF'), recordingSid: newSid('RE') };
+  sids.push(...Object.values(s));
   await stack.twilio.seed({ calls: { [s.callSid]: { status } } });
   if (conference) {
     await stack.twilio.seed({ conferences: { [s.conferenceSid]: { status: 'in-progress',
@@ -90,6 +94,11 @@ const scenarios = {
     return { status: [paused.status, resumed.status], json: [paused.json, resumed.json],
              headers: resumed.headers, text: `${paused.text}\n${resumed.text}` };
   },
+  'pause-call-recording without pauseBehavior': async (base) => {
+    const c = await freshCall();
+    await send(base, CREATE, { form: { callSid: c.callSid } });
+    return send(base, PAUSE_CALL, { form: { callSid: c.callSid } });
+  },
   'pause-call-recording of an unknown recording (20404)': async (base) => {
     const c = await freshCall();
     return send(base, PAUSE_CALL, { form: { callSid: c.callSid, recordingSid: c.recordingSid } });
@@ -122,15 +131,33 @@ const scenarios = {
   },
 };
 
+// What Twilio was asked for the scenario's calls, with its defaults spelled out
+// (RecordingTrack both, PauseBehavior silence) and the SIDs left out.
+async function twilioRequests() {
+  const mine = (await stack.twilio.requests()).filter((r) => sids.some((sid) => r.path.includes(sid)));
+  return mine.map((r) => {
+    const form = { ...r.form };
+    if (r.path.endsWith('/Recordings.json')) form.RecordingTrack ??= 'both';
+    if (form.Status === 'paused') form.PauseBehavior ??= 'silence';
+    return { method: r.method, path: r.path.replace(/[A-Z]{2}[0-9a-f]{32}/g, (sid) => sid.slice(0, 2)),
+             form };
+  });
+}
+
 test('item 7: answers, status codes and missing-token behaviour equal the reference\'s',
      async (t) => {
   for (const [name, run] of Object.entries(scenarios)) {
     await t.test(name, async () => {
+      sids = [];
       const reference = await run(stack.referenceUrl);
+      const referenceAsked = await twilioRequests();
+      sids = [];
       const recrules = await run(stack.recrulesUrl);
+      const recrulesAsked = await twilioRequests();
       const context = `\nreference: ${reference.status} ${reference.text}\n` +
                       `recrules:  ${recrules.status} ${recrules.text}`;
       assert.deepEqual(recrules.status, reference.status, `status codes${context}`);
+      assert.deepEqual(recrulesAsked, referenceAsked, `what Twilio was asked${context}`);
       assert.equal(recrules.headers.get('access-control-allow-origin') !== null,
                    reference.headers.get('access-control-allow-origin') !== null,
                    `Access-Control-Allow-Origin${context}`);
