@@ -28,6 +28,20 @@ async function pauseIsRefused(plugin, call, task) {
 }
 
 test('item 2: the plugin cannot pause a trading line\'s worker leg', async (t) => {
+  await t.test('a call that is not a trading line pauses and resumes', async () => {
+    const call = await newCall(stack, { queueName: 'Sales' });
+    const accepted = await reservationAccepted(stack.recrulesUrl, call);
+    assert.equal(accepted.status, 200, accepted.text);
+    const plugin = loadPlugin(process.env.RECRULES_FLEX_TEMPLATE, { baseUrl: stack.recrulesUrl });
+    const task = call.flexTask();
+    plugin.accept(task);
+    await plugin.recordExternalCall(task);
+    assert.equal(await plugin.pauseRecording(task), true, JSON.stringify(plugin.env.exchanges));
+    assert.equal(await plugin.resumeRecording(task), true, JSON.stringify(plugin.env.exchanges));
+    const updates = await stack.twilio.recordingUpdates(call.workerLeg);
+    assert.deepEqual(updates.map((u) => u.form.Status), ['paused', 'in-progress']);
+  });
+
   await t.test('recrules records the worker leg first', async () => {
     const call = await newCall(stack, { queueName: 'Trading Desk' });
     const accepted = await reservationAccepted(stack.recrulesUrl, call);
