@@ -165,6 +165,8 @@ async function startStack(options = {}) {
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       TWILIO_WEBHOOK_SHARED_KEY: SHARED_KEY_SECRET,
+      // The workspace of update-task-attributes (the template's functions read the same name).
+      TWILIO_FLEX_WORKSPACE_SID: WORKSPACE_SID,
       RECRULES_TWILIO_API_URL: fakeUrl,
       RECRULES_TWILIO_IAM_URL: fakeUrl,
       RECRULES_TWILIO_TASKROUTER_URL: fakeUrl,

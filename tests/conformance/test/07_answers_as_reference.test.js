@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { AGENT_TOKEN, FLEX_ORIGIN, answer, newSid, startStack } = require('../lib/stack');
+const { AGENT_TOKEN, FLEX_ORIGIN, WORKSPACE_SID, answer, newSid, startStack } = require('../lib/stack');
 
 let stack;
 test.before(async () => {
@@ -74,6 +74,14 @@ const PAUSE_CALL = '/features/pause-recording/flex/pause-call-recording';
 const RESUME_CALL = '/features/pause-recording/flex/resume-call-recording';
 const PAUSE_CONF = '/features/pause-recording/flex/pause-conference-recording';
 const RESUME_CONF = '/features/pause-recording/flex/resume-conference-recording';
+const UPDATE_TASK = '/common/flex/taskrouter/update-task-attributes';
+
+async function freshTask(attributes) {
+  const taskSid = newSid('WT');
+  sids.push(taskSid);
+  await stack.twilio.seed({ tasks: { [taskSid]: { workspace_sid: WORKSPACE_SID, attributes } } });
+  return taskSid;
+}
 
 // Each scenario: (baseUrl) => answer, run once per side on its own fresh call.
 const scenarios = {
@@ -112,6 +120,21 @@ const scenarios = {
     return { status: [paused.status, resumed.status], json: [paused.json, resumed.json],
              headers: resumed.headers, text: `${paused.text}\n${resumed.text}` };
   },
+  'update-task-attributes': async (base) => {
+    const taskSid = await freshTask({ call_sid: 'CA' + '5'.repeat(32), customer: { tier: 'gold' } });
+    const attributesUpdate = JSON.stringify({ customer: { name: 'Ada' }, conversations: { media: [] } });
+    const r = await send(base, UPDATE_TASK, { form: { taskSid, attributesUpdate } });
+    return { ...r, json: { answer: r.json, attributes: (await stack.twilio.task(taskSid)).attributes } };
+  },
+  'update-task-attributes of an unknown task (20404)': async (base) => {
+    const taskSid = newSid('WT');
+    sids.push(taskSid);
+    return send(base, UPDATE_TASK, { form: { taskSid, attributesUpdate: '{"a":1}' } });
+  },
+  'update-task-attributes without attributesUpdate': async (base) => {
+    const taskSid = await freshTask({});
+    return send(base, UPDATE_TASK, { form: { taskSid } });
+  },
   'missing callSid': async (base) => send(base, CREATE, { form: {} }),
   'missing Token': async (base) => {
     const c = await freshCall();
@@ -131,10 +154,12 @@ const scenarios = {
   },
 };
 
-// What Twilio was asked for the scenario's calls, with its defaults spelled out
-// (RecordingTrack both, PauseBehavior silence) and the SIDs left out.
+// What Twilio was asked to do (POSTs; reads are each side's business) for the scenario's
+// calls and tasks, with Twilio's defaults spelled out (RecordingTrack both, PauseBehavior
+// silence) and the SIDs left out.
 async function twilioRequests() {
-  const mine = (await stack.twilio.requests()).filter((r) => sids.some((sid) => r.path.includes(sid)));
+  const mine = (await stack.twilio.requests()).filter(
+      (r) => r.method === 'POST' && sids.some((sid) => r.path.includes(sid)));
   return mine.map((r) => {
     const form = { ...r.form };
     if (r.path.endsWith('/Recordings.json')) form.RecordingTrack ??= 'both';
