@@ -45,9 +45,23 @@ async function within(ms, promise, what) {
   }
 }
 
+// Children still running when the test process ends (a failure, a timeout, Ctrl-C) end too,
+// and their folders go.
+const running = new Set();
+const folders = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+  for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+}
+
 // Starts a child and resolves with the first match of `pattern` in its stdout or stderr.
 function startChild(command, args, options, pattern, name) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let output = '';
   const ready = new Promise((resolve, reject) => {
     const look = (chunk) => {
@@ -138,6 +152,7 @@ async function startStack(options = {}) {
   const channel = options.channel || 'worker';
   const sourceDir = env('RECRULES_SOURCE_DIR');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recrules-conformance-'));
+  folders.add(dir);
   const children = [];
   const stop = async () => {
     for (const c of children) {
@@ -148,6 +163,7 @@ async function startStack(options = {}) {
       }
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    folders.delete(dir);
   };
   try {
     const fake = startChild(process.execPath, [env('RECRULES_FAKE_TWILIO'), '--port', '0',
