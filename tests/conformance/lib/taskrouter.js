@@ -36,16 +36,25 @@ async function sendSigned(recrulesUrl, pairs, signing = {}) {
   return postForm(url, pairs, headers);
 }
 
+// The task's fields of a TaskRouter event, as TaskRouter sends them (times in epoch seconds,
+// TimestampMs in milliseconds).
 function taskFields({ taskSid, attributes, queueName = 'Sales', timestampMs = Date.now() }) {
+  const created = Math.floor(timestampMs / 1000) - 20;
   return [
     ['AccountSid', 'AC' + 'a'.repeat(32)],
     ['WorkspaceSid', WORKSPACE_SID],
+    ['WorkspaceName', 'Flex Task Assignment'],
     ['TaskSid', taskSid],
+    ['TaskChannelSid', 'TC' + '6'.repeat(32)],
     ['TaskChannelUniqueName', 'voice'],
     ['TaskQueueName', queueName],
     ['TaskQueueSid', 'WQ' + '3'.repeat(32)],
+    ['TaskQueueEnteredDate', String(created)],
     ['TaskAttributes', JSON.stringify(attributes)],
     ['TaskAssignmentStatus', 'assigned'],
+    ['TaskPriority', '0'],
+    ['TaskAge', '20'],
+    ['TaskDateCreated', String(created)],
     ['Timestamp', String(Math.floor(timestampMs / 1000))],
     ['TimestampMs', String(timestampMs)],
   ];
@@ -54,6 +63,9 @@ function taskFields({ taskSid, attributes, queueName = 'Sales', timestampMs = Da
 function reservationAccepted(recrulesUrl, { reservationSid, ...task }) {
   return sendSigned(recrulesUrl, [
     ['EventType', 'reservation.accepted'],
+    ['EventDescription', `Reservation ${reservationSid} was accepted`],
+    ['ResourceType', 'reservation'],
+    ['ResourceSid', reservationSid],
     ...taskFields(task),
     ['ReservationSid', reservationSid],
     ['WorkerSid', WORKER_SID],
@@ -63,7 +75,13 @@ function reservationAccepted(recrulesUrl, { reservationSid, ...task }) {
 }
 
 function taskUpdated(recrulesUrl, task) {
-  return sendSigned(recrulesUrl, [['EventType', 'task.updated'], ...taskFields(task)]);
+  return sendSigned(recrulesUrl, [
+    ['EventType', 'task.updated'],
+    ['EventDescription', `Task ${task.taskSid} updated`],
+    ['ResourceType', 'task'],
+    ['ResourceSid', task.taskSid],
+    ...taskFields(task),
+  ]);
 }
 
 module.exports = { EVENTS_PATH, paramsOf, sendSigned, reservationAccepted, taskUpdated };
