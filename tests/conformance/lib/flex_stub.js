@@ -14,5 +14,9 @@ export const Notifications = {
   showNotification: (id) => env.notifications.push(id),
   registerNotification: () => {},
 };
-export const NotificationType = { info: 'info', success: 'success', warning: 'warning', error: 'error' };
-export const Actions = { addListener: () => {}, registerAction: () => {}, invokeAction: async () => {} };
+export const NotificationType = {
+  info: 'info', success: 'success', warning: 'warning', error: 'error',
+};
+export const Actions = {
+  addListener: () => {}, registerAction: () => {}, invokeAction: async () => {},
+};

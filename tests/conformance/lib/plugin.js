@@ -151,7 +151,8 @@ function loadPlugin(templateDir, options) {
     env.manager.workerClient.reservations.set(task.sid, {});
   };
   plugin.env = env;
-  plugin.pausedRecordings = () => state['plugin-flex-ts-template-v2'].pauseRecording.pausedRecordings;
+  plugin.pausedRecordings =
+      () => state['plugin-flex-ts-template-v2'].pauseRecording.pausedRecordings;
   return plugin;
 }
 

@@ -71,7 +71,8 @@ function startChild(command, args, options, pattern, name) {
     };
     child.stdout.on('data', look);
     child.stderr.on('data', look);
-    child.on('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${output}`)));
+    child.on('exit', (code) => reject(
+        new Error(`${name} exited (${code}) before it was ready:\n${output}`)));
   });
   return { child, ready: within(10000, ready, `${name} start`), output: () => output };
 }
@@ -96,7 +97,9 @@ class FakeTwilio {
       headers: { 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (!res.ok) throw new Error(`fake Twilio ${method} ${route}: ${res.status} ${await res.text()}`);
+    if (!res.ok) {
+      throw new Error(`fake Twilio ${method} ${route}: ${res.status} ${await res.text()}`);
+    }
     return res.json();
   }
   seed(state) {
@@ -132,7 +135,8 @@ function writePolicy(dir, sourceDir, channel) {
   }
   const policy = {
     features: {
-      dual_channel_recording: { enabled: true, channel, exclude_queues: [], exclude_attributes: [] },
+      dual_channel_recording: { enabled: true, channel, exclude_queues: [],
+                                exclude_attributes: [] },
       pause_recording: { enabled: true, include_silence: false },
     },
     recrules: {

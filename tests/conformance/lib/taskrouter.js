@@ -60,7 +60,7 @@ function taskFields({ taskSid, attributes, queueName = 'Sales', timestampMs = Da
   ];
 }
 
-function reservationAccepted(recrulesUrl, { reservationSid, ...task }) {
+function reservationAccepted(recrulesUrl, { reservationSid, workerSid = WORKER_SID, ...task }) {
   return sendSigned(recrulesUrl, [
     ['EventType', 'reservation.accepted'],
     ['EventDescription', `Reservation ${reservationSid} was accepted`],
@@ -68,7 +68,7 @@ function reservationAccepted(recrulesUrl, { reservationSid, ...task }) {
     ['ResourceSid', reservationSid],
     ...taskFields(task),
     ['ReservationSid', reservationSid],
-    ['WorkerSid', WORKER_SID],
+    ['WorkerSid', workerSid],
     ['WorkerName', 'alice'],
     ['WorkerAttributes', JSON.stringify({ contact_uri: 'client:alice' })],
   ]);

@@ -5,7 +5,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { WORKSPACE_SID, startStack, waitFor } = require('../lib/stack');
+const { WORKSPACE_SID, newSid, startStack, waitFor } = require('../lib/stack');
 const { loadPlugin } = require('../lib/plugin');
 const { reservationAccepted } = require('../lib/taskrouter');
 const { newCall } = require('../lib/call');
@@ -21,7 +21,8 @@ async function pauseIsRefused(plugin, call, task) {
   const pause = plugin.env.exchanges.find((e) => e.url.endsWith('/pause-call-recording'));
   assert.ok(pause, 'the plugin sent pause-call-recording');
   assert.ok(pause.status >= 400, `pause-call-recording answered ${pause.status}: ${pause.text}`);
-  assert.match(pause.body, new RegExp(`callSid=${call.workerLeg}`), 'the pause names the worker leg');
+  assert.match(pause.body, new RegExp(`callSid=${call.workerLeg}`),
+               'the pause names the worker leg');
   const updates = await stack.twilio.recordingUpdates(call.workerLeg);
   assert.deepEqual(updates.map((u) => u.form.Status), [], 'no recording update reached Twilio');
   assert.deepEqual(plugin.pausedRecordings(), []);
@@ -77,14 +78,21 @@ test('item 2: the plugin cannot pause a trading line\'s worker leg', async (t) =
     // does, so recrules cannot find the worker leg itself. The leg the plugin records is the
     // accepted reservation's worker's (the Flex token says who), and the plugin writes its
     // media link onto the task: recrules has what it needs to tie the leg to the task.
+    // A worker of its own, who has accepted this one reservation.
+    const worker = { sid: newSid('WK'), token: 'trading-agent-token' };
     const call = await newCall(stack, { queueName: 'Trading Desk' });
     call.attributes = { call_sid: call.customerLeg, direction: 'inbound' };
-    await stack.twilio.seed({ tasks: { [call.taskSid]: {
-      workspace_sid: WORKSPACE_SID, attributes: call.attributes } } });
-    const accepted = await reservationAccepted(stack.recrulesUrl, call);
+    await stack.twilio.seed({
+      tasks: { [call.taskSid]: { workspace_sid: WORKSPACE_SID, attributes: call.attributes } },
+      tokens: { [worker.token]: { valid: true, identity: 'bob', worker_sid: worker.sid,
+                                  roles: ['agent'] } },
+    });
+    const accepted = await reservationAccepted(stack.recrulesUrl,
+                                               { ...call, workerSid: worker.sid });
     assert.equal(accepted.status, 200, accepted.text);
     assert.equal(accepted.json.decision.action, 'record');
-    const plugin = loadPlugin(process.env.RECRULES_FLEX_TEMPLATE, { baseUrl: stack.recrulesUrl });
+    const plugin = loadPlugin(process.env.RECRULES_FLEX_TEMPLATE,
+                              { baseUrl: stack.recrulesUrl, token: worker.token });
     const task = call.flexTask();
     plugin.accept(task);
     await plugin.recordExternalCall(task);

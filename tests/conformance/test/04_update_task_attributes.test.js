@@ -36,13 +36,16 @@ test('item 4: update-task-attributes exists and writes the media link', async ()
   const recrules = await runPlugin(stack.recrulesUrl);
   assert.ok(recrules.update, 'the plugin called update-task-attributes');
   assert.equal(recrules.update.status, reference.update.status,
-               `update-task-attributes answered ${recrules.update.status}: ${recrules.update.text}`);
+               `update-task-attributes answered ${recrules.update.status}: ` +
+                   recrules.update.text);
   assert.deepEqual(JSON.parse(recrules.update.text), JSON.parse(reference.update.text));
 
   // The attributes as the plugin wrote them: merged into what was there.
-  const media = recrules.task.attributes.reservation_attributes?.[recrules.call.reservationSid]?.media;
+  const { reservation_attributes: written } = recrules.task.attributes;
+  const media = written?.[recrules.call.reservationSid]?.media;
   assert.ok(Array.isArray(media) && media.length === 1, JSON.stringify(recrules.task.attributes));
-  assert.equal(media[0].url, `https://api.twilio.com/2010-04-01/Accounts/${ACCOUNT_SID}/Recordings/${recrules.recording.sid}`);
+  assert.equal(media[0].url, 'https://api.twilio.com/2010-04-01/Accounts/' +
+                             `${ACCOUNT_SID}/Recordings/${recrules.recording.sid}`);
   assert.deepEqual(recrules.task.attributes.customer, { name: 'Ada' });
   const withoutSids = ({ task, call }) => JSON.parse(JSON.stringify(task.attributes)
       .replaceAll(call.reservationSid, 'WR').replaceAll(call.customerLeg, 'CA-customer')

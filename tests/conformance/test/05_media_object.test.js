@@ -33,7 +33,8 @@ test('item 5: the media object as the template writes it', async () => {
   // recrules, server-side.
   const call = await newCall(stack);
   const acceptedAt = Date.now();
-  const accepted = await reservationAccepted(stack.recrulesUrl, { ...call, timestampMs: acceptedAt });
+  const accepted = await reservationAccepted(stack.recrulesUrl,
+                                             { ...call, timestampMs: acceptedAt });
   assert.equal(accepted.status, 200, accepted.text);
   const media = await waitFor(async () => mediaOf(await stack.twilio.task(call.taskSid),
                                                   call.reservationSid),
@@ -43,10 +44,12 @@ test('item 5: the media object as the template writes it', async () => {
       .filter((r) => r.call_sid === call.workerLeg);
   assert.deepEqual(Object.keys(media[0]).sort(), Object.keys(templateMedia).sort());
   assert.equal(media[0].url,
-               `https://api.twilio.com/2010-04-01/Accounts/${ACCOUNT_SID}/Recordings/${recording.sid}`);
+               'https://api.twilio.com/2010-04-01/Accounts/' +
+                   `${ACCOUNT_SID}/Recordings/${recording.sid}`);
   assert.equal(media[0].type, templateMedia.type);
   assert.deepEqual(media[0].channels, templateMedia.channels);
-  assert.equal(typeof media[0].start_time, 'number', `start_time: ${JSON.stringify(media[0].start_time)}`);
+  assert.equal(typeof media[0].start_time, 'number',
+               `start_time: ${JSON.stringify(media[0].start_time)}`);
   assert.ok(media[0].start_time <= acceptedAt && media[0].start_time >= acceptedAt - 5000,
             `start_time ${media[0].start_time}, accepted at ${acceptedAt}`);
 });

@@ -30,8 +30,8 @@ test('item 6: task.updated ordered by TimestampMs within one second', async () =
   const newer = await taskUpdated(stack.recrulesUrl,
                                   { ...call, attributes: after, timestampMs: second * 1000 + 800 });
   assert.equal(newer.status, 200, newer.text);
-  const older = await taskUpdated(stack.recrulesUrl,
-                                  { ...call, attributes: during, timestampMs: second * 1000 + 100 });
+  const older = await taskUpdated(
+      stack.recrulesUrl, { ...call, attributes: during, timestampMs: second * 1000 + 100 });
   assert.equal(older.status, 200, older.text);
   assert.equal(older.json.decision.action, 'pause');
   assert.equal(older.json.recording, 'stale', `the late event: ${older.text}`);
@@ -40,8 +40,8 @@ test('item 6: task.updated ordered by TimestampMs within one second', async () =
   assert.deepEqual(updates.map((u) => u.form.Status), [], 'the recording was not paused');
 
   // A payment event that is newer does pause: the quiet above is the ordering's doing.
-  const later = await taskUpdated(stack.recrulesUrl,
-                                  { ...call, attributes: during, timestampMs: second * 1000 + 1001 });
+  const later = await taskUpdated(
+      stack.recrulesUrl, { ...call, attributes: during, timestampMs: second * 1000 + 1001 });
   assert.equal(later.json.recording, 'pausing', later.text);
   await waitFor(async () => (await stack.twilio.recordingUpdates(call.workerLeg))
                     .some((u) => u.form.Status === 'paused'),

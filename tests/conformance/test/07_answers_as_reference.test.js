@@ -7,7 +7,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { AGENT_TOKEN, FLEX_ORIGIN, WORKSPACE_SID, answer, newSid, startStack } = require('../lib/stack');
+const {
+  AGENT_TOKEN, FLEX_ORIGIN, WORKSPACE_SID, answer, newSid, startStack,
+} = require('../lib/stack');
 
 let stack;
 test.before(async () => {
@@ -96,8 +98,10 @@ const scenarios = {
   'pause-call-recording, then resume-call-recording': async (base) => {
     const c = await freshCall();
     const created = await send(base, CREATE, { form: { callSid: c.callSid } });
-    const paused = await send(base, PAUSE_CALL, { form: { callSid: c.callSid, pauseBehavior: 'silence' } });
-    const recordingSid = paused.json?.recording?.sid || created.json?.recording?.sid || c.recordingSid;
+    const paused = await send(base, PAUSE_CALL,
+                              { form: { callSid: c.callSid, pauseBehavior: 'silence' } });
+    const recordingSid =
+        paused.json?.recording?.sid || created.json?.recording?.sid || c.recordingSid;
     const resumed = await send(base, RESUME_CALL, { form: { callSid: c.callSid, recordingSid } });
     return { status: [paused.status, resumed.status], json: [paused.json, resumed.json],
              headers: resumed.headers, text: `${paused.text}\n${resumed.text}` };
@@ -121,10 +125,13 @@ const scenarios = {
              headers: resumed.headers, text: `${paused.text}\n${resumed.text}` };
   },
   'update-task-attributes': async (base) => {
-    const taskSid = await freshTask({ call_sid: 'CA' + '5'.repeat(32), customer: { tier: 'gold' } });
-    const attributesUpdate = JSON.stringify({ customer: { name: 'Ada' }, conversations: { media: [] } });
+    const taskSid =
+        await freshTask({ call_sid: 'CA' + '5'.repeat(32), customer: { tier: 'gold' } });
+    const attributesUpdate =
+        JSON.stringify({ customer: { name: 'Ada' }, conversations: { media: [] } });
     const r = await send(base, UPDATE_TASK, { form: { taskSid, attributesUpdate } });
-    return { ...r, json: { answer: r.json, attributes: (await stack.twilio.task(taskSid)).attributes } };
+    const { attributes } = await stack.twilio.task(taskSid);
+    return { ...r, json: { answer: r.json, attributes } };
   },
   'update-task-attributes of an unknown task (20404)': async (base) => {
     const taskSid = newSid('WT');
@@ -164,8 +171,8 @@ async function twilioRequests() {
     const form = { ...r.form };
     if (r.path.endsWith('/Recordings.json')) form.RecordingTrack ??= 'both';
     if (form.Status === 'paused') form.PauseBehavior ??= 'silence';
-    return { method: r.method, path: r.path.replace(/[A-Z]{2}[0-9a-f]{32}/g, (sid) => sid.slice(0, 2)),
-             form };
+    const path = r.path.replace(/[A-Z]{2}[0-9a-f]{32}/g, (sid) => sid.slice(0, 2));
+    return { method: r.method, path, form };
   });
 }
 

@@ -52,7 +52,8 @@ test('item 8: SharedKey signatures and repeated form fields, as the twilio libra
     // The library signs the repeated value once ...
     const once = webhooks.getExpectedTwilioSignature(
         'fake-auth-token', url, paramsOf(fields([['Tag', 'vip'], ['Tag', 'gold']])));
-    assert.equal(webhooks.getExpectedTwilioSignature('fake-auth-token', url, paramsOf(pairs)), once);
+    assert.equal(webhooks.getExpectedTwilioSignature('fake-auth-token', url, paramsOf(pairs)),
+                 once);
     // ... and recrules checks it the same way.
     const r = await sendSigned(stack.recrulesUrl, pairs);
     assert.equal(r.status, 200, r.text);
