@@ -1,4 +1,4 @@
-# One warning level for the whole tree; warnings are errors unless RECRULES_WERROR is OFF.
+# One warning level for the whole tree; warnings are errors only with RECRULES_WERROR=ON (CI).
 function(recrules_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wnon-virtual-dtor
                          -Wno-unused-parameter)
