@@ -72,6 +72,13 @@ std::optional<Element> WalkPath(Element root, std::string_view dot_path) {
 
 namespace {
 
+// The tape walk below reads simdjson's internal tape (internal::tape_ref, the tape word layout,
+// the string buffer's length prefix), which is not public API and may change in any release.
+// It is checked against simdjson 3 by json_test ("reading of simdjson's internal tape"); on
+// another major version, run that test and review After, StringAt, KeyAt and CopyDocument.
+static_assert(simdjson::SIMDJSON_VERSION_MAJOR == 3,
+              "json.cc reads simdjson's internal tape: review it for this simdjson version");
+
 using simdjson::internal::tape_ref;
 using simdjson::internal::tape_type;
 

@@ -259,6 +259,37 @@ TEST_CASE("more layouts than the memo holds still resolve right") {
   }
 }
 
+// json.cc reads simdjson's internal tape (not its public API): this pins that reading to what
+// the public API says, for every kind of value, so a simdjson upgrade that changes the tape
+// fails here rather than in a decision.
+TEST_CASE("json.cc's reading of simdjson's internal tape agrees with its public API") {
+  const char* text = R"({"s":"x\"y\u00e9","e":"","long":"abcdefghijklmnopqrstuvwxyz",
+    "i":-5,"u":18446744073709551615,"d":2.5,"t":true,"f":false,"n":null,
+    "a":[1,"two",[3,{"k":null}],{}],"o":{"p":{"q":[]}},"after":"end"})";
+  simdjson::dom::parser p;
+  Element root = Parse(p, text);
+  // A copied document reads the same through the public API.
+  simdjson::dom::document copy;
+  recrules::detail::CopyDocument(p.doc, &copy);
+  Element moved = recrules::detail::MovedElement(root, p.doc, copy);
+  CHECK(recrules::detail::DocumentOf(moved) == &copy);
+  CHECK(recrules::detail::ToJsonText(moved) == recrules::detail::ToJsonText(root));
+  // The tape walk finds every value (stepping over each kind) as the public API does.
+  const char* paths[] = {"s", "e",   "long",    "i",   "u",     "d",     "t",   "f",    "n",
+                         "a", "a.1", "a.2.1.k", "a.3", "o.p.q", "after", "o.p", "a.2.0"};
+  PathSet set;
+  std::vector<size_t> index;
+  for (const char* path : paths) index.push_back(set.Add(Path::Parse(path).steps));
+  PathSet::Found found;
+  set.Resolve(moved, &found);
+  CheckAsWalked(moved, paths, index, found);
+  LaidOut laid_out(moved);
+  for (int pass = 0; pass < 2; ++pass) {
+    set.Resolve(moved, laid_out.layout(), &found);
+    CheckAsWalked(moved, paths, index, found);
+  }
+}
+
 TEST_CASE("Literal equality is strict JSON equality, without coercion") {
   simdjson::dom::parser p;
   Element root =

@@ -698,7 +698,7 @@ std::vector<RuleTestResult> RunLuaRuleTests(const CompiledPolicy& policy,
     }
     const Rule& rule = *policy.rules[file.policy_index];
     RuleVerdict v;
-    RuleInput in{request->task.data().view, tc.event,
+    RuleInput in{DataOf(request->task).view, tc.event,
                  tc.has_now ? tc.now : int64_t(std::time(nullptr)), policy, state.get()};
     auto t0 = std::chrono::steady_clock::now();
     if (rule.AppliesTo(tc.event)) rule.Evaluate(in, &v);
