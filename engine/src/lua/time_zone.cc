@@ -253,13 +253,7 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::Load(std::string_view name) {
     ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
                 ch == '/' || ch == '_' || ch == '-' || ch == '+');
   }
-  // Strings are appended here, not joined with `"..." + std::string(...)`: at -O3 GCC 12 warns
-  // falsely (-Wrestrict) on the inlined insert at the front of that temporary.
-  if (!ok) {
-    std::string message(1, '"');
-    message.append(name).append("\" is not a time zone name");
-    return Status::InvalidInput(message);
-  }
+  if (!ok) return Status::InvalidInput("\"" + std::string(name) + "\" is not a time zone name");
   const char* dir = std::getenv("TZDIR");
   std::string path =
       std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + std::string(name);
