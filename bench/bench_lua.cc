@@ -73,7 +73,7 @@ void RunDecisions(benchmark::State& state, const std::string& rules, const std::
   std::unique_ptr<rd::PolicyThreadState> thread_state;
   if ((*policy)->make_thread_state) thread_state = (*policy)->make_thread_state();
   auto request = recrules::ParseRequest(kTask);
-  const rd::TaskView& view = request->task.data().view;
+  const rd::TaskView& view = rd::DataOf(request->task).view;
   recrules::DecideOptions options;
   recrules::Decision decision;
   for (auto _ : state) {

@@ -46,18 +46,43 @@ std::string LineError(size_t line, const Status& s) {
   return out;
 }
 
+// The largest request read: a request's own limit (a longer one is refused, not read on).
+constexpr size_t kMaxRequestBytes = ParseLimits{}.max_bytes;
+
+std::string OverLimit(const std::string& what) {
+  return what + ": more than " + std::to_string(kMaxRequestBytes) +
+         " bytes, over the limit of a request";
+}
+
+// Reads one line, newline included, into *line; false at the end of the input. Stops reading
+// at kMaxRequestBytes + 1 bytes, so an endless line (/dev/zero) ends.
+bool ReadLine(FILE* in, std::string* line) {
+  line->clear();
+  int c;
+  while (line->size() <= kMaxRequestBytes && (c = getc_unlocked(in)) != EOF) {
+    line->push_back(char(c));
+    if (c == '\n') break;
+  }
+  return !line->empty();
+}
+
 int RunJsonl(const Engine& engine, const DecideOptions& options, FILE* in) {
-  char* line = nullptr;
-  size_t cap = 0;
-  ssize_t len;
+  std::string line;
   size_t line_no = 0;
   size_t bad = 0;
   std::string out;
   out.reserve(1 << 17);
   Decision decision;
-  while ((len = ::getline(&line, &cap, in)) >= 0) {
+  while (ReadLine(in, &line)) {
     ++line_no;
-    std::string_view text(line, size_t(len));
+    if (line.size() > kMaxRequestBytes) {
+      // The rest of the line cannot be skipped without reading it: stop here.
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      std::fflush(stdout);
+      PrintError("decide", OverLimit("line " + std::to_string(line_no)) + "; stopped reading");
+      return kExitBadInput;
+    }
+    std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
     Status s = engine.Decide(text, options, &decision);
@@ -73,7 +98,6 @@ int RunJsonl(const Engine& engine, const DecideOptions& options, FILE* in) {
       out.clear();
     }
   }
-  std::free(line);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   if (bad > 0) {
@@ -125,7 +149,13 @@ int Run(const DecideArgs& args) {
   std::string text;
   char buf[1 << 16];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, n);
+  while (text.size() <= kMaxRequestBytes && (n = std::fread(buf, 1, sizeof buf, in)) > 0) {
+    text.append(buf, n);
+  }
+  if (text.size() > kMaxRequestBytes) {
+    PrintError("decide", OverLimit(args.input == "-" ? "stdin" : args.input));
+    return kExitBadInput;
+  }
   Decision decision;
   Status s = (*engine)->Decide(text, options, &decision);
   if (!s.ok()) {

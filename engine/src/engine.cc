@@ -332,8 +332,9 @@ Status Engine::Decide(std::string_view request_json, const DecideOptions& option
 }
 
 Status Engine::Decide(const Request& request, const DecideOptions& options, Decision* out) const {
-  request.task.data().Prefetch();
-  return impl_->Decide(request.task.data().view, request.event, options, out);
+  const detail::TaskData& task = detail::DataOf(request.task);
+  task.Prefetch();
+  return impl_->Decide(task.view, request.event, options, out);
 }
 
 ReloadResult Engine::Reload(const std::string& trigger) {

@@ -28,15 +28,40 @@ Path Path::Parse(std::string_view dot_path) {
   return p;
 }
 
+bool ArrayIndexOf(std::string_view step, uint32_t* index) {
+  if (step.empty() || step.size() > 10 || (step[0] == '0' && step.size() > 1)) return false;
+  uint64_t n = 0;
+  for (char c : step) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + uint64_t(c - '0');
+  }
+  if (n >= UINT32_MAX) return false;  // JavaScript's largest array index is 2^32 - 2
+  *index = uint32_t(n);
+  return true;
+}
+
+std::optional<Element> PathStep(Element from, std::string_view step) {
+  Element next;
+  simdjson::dom::object obj;
+  simdjson::dom::array arr;
+  uint32_t index;
+  if (from.get(obj) == simdjson::SUCCESS) {
+    if (obj.at_key(step).get(next) != simdjson::SUCCESS) return std::nullopt;
+  } else if (from.get(arr) == simdjson::SUCCESS && ArrayIndexOf(step, &index)) {
+    if (arr.at(index).get(next) != simdjson::SUCCESS) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (next.is_null()) return std::nullopt;
+  return next;
+}
+
 std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps) {
   Element cur = root;
   for (const std::string& step : steps) {
-    simdjson::dom::object obj;
-    if (cur.get(obj) != simdjson::SUCCESS) return std::nullopt;
-    Element next;
-    if (obj.at_key(step).get(next) != simdjson::SUCCESS) return std::nullopt;
-    if (next.is_null()) return std::nullopt;
-    cur = next;
+    auto next = PathStep(cur, step);
+    if (!next) return std::nullopt;
+    cur = *next;
   }
   return cur;
 }
@@ -46,6 +71,13 @@ std::optional<Element> WalkPath(Element root, std::string_view dot_path) {
 }
 
 namespace {
+
+// The tape walk below reads simdjson's internal tape (internal::tape_ref, the tape word layout,
+// the string buffer's length prefix), which is not public API and may change in any release.
+// It is checked against simdjson 3 by json_test ("reading of simdjson's internal tape"); on
+// another major version, run that test and review After, StringAt, KeyAt and CopyDocument.
+static_assert(simdjson::SIMDJSON_VERSION_MAJOR == 3,
+              "json.cc reads simdjson's internal tape: review it for this simdjson version");
 
 using simdjson::internal::tape_ref;
 using simdjson::internal::tape_type;
@@ -204,7 +236,8 @@ uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
   if (TypeAt(tape, ref.json_index) != tape_type::START_OBJECT) return 0;
   const uint8_t* strings = ref.doc->string_buf.get();
   // The signature spells the structure unambiguously: each key as its 32-bit length and bytes,
-  // then '{' when its value is an object (whose keys follow, then '}') or 'v' when not.
+  // then '{' when its value is an object (whose keys follow, then '}'), 'a' when an array (a
+  // path may index it) or 'v' otherwise.
   thread_local std::string signature;
   signature.assign(1, '{');
   thread_local std::vector<size_t> ends;  // the closing index of each object we are inside
@@ -231,7 +264,7 @@ uint64_t KeyLayout::Build(Element object, std::vector<uint32_t>* at,
       end = uint32_t(tape[value]) - 1;
       i = value + 1;
     } else {
-      signature.push_back('v');
+      signature.push_back(TypeAt(tape, value) == tape_type::START_ARRAY ? 'a' : 'v');
       i = After(tape, value);
     }
   }
@@ -298,6 +331,11 @@ size_t PathSet::Add(const std::vector<std::string>& steps) {
       nodes_.push_back(std::move(n));
       Node& parent = nodes_[node];
       parent.children.push_back(next);
+      if (uint32_t index; ArrayIndexOf(step, &index)) {
+        auto& ic = parent.index_children;
+        ic.insert(std::upper_bound(ic.begin(), ic.end(), std::make_pair(index, next)),
+                  {index, next});
+      }
       // The table stays at most half full: rebuilt twice as large when it would not be, so
       // adding N children costs O(N), not O(N^2).
       if (2 * parent.children.size() > parent.child_table.size()) {
@@ -348,7 +386,7 @@ void PathSet::Resolve(Element root, Found* found) const {
   Scan(root, /*locate=*/false, found);
 }
 
-void PathSet::Scan(Element root, bool locate, Found* found) const {
+bool PathSet::Scan(Element root, bool locate, Found* found) const {
   if (locate) {
     found->index.assign(path_count_, kMissing);
   } else {
@@ -359,7 +397,7 @@ void PathSet::Scan(Element root, bool locate, Found* found) const {
   found->hits.clear();
   const tape_ref ref = TapeOf(root);
   found->doc = ref.doc;
-  ResolveNode(0, ref.doc, ref.json_index, found);
+  return ResolveNode(0, ref.doc, ref.json_index, found);
 }
 
 void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const {
@@ -387,7 +425,7 @@ void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const
     if (empty == nullptr && e.paths == 0) empty = &e;
   }
   if (hit == nullptr) {
-    Scan(root, /*locate=*/true, found);
+    if (!Scan(root, /*locate=*/true, found)) return;  // through an array: no memo
     Memo& m = empty != nullptr ? *empty : memo[home];
     m.paths = 0;
     m.slots.assign(path_count_, kMissing);
@@ -421,20 +459,34 @@ void PathSet::Resolve(Element root, const KeyLayout* layout, Found* found) const
   }
 }
 
-void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, size_t at,
+bool PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, size_t at,
                           Found* found) const {
   const Node& node = nodes_[index];
   const uint64_t* tape = doc->tape.get();
   const tape_type type = TypeAt(tape, at);
   if (node.path >= 0) found->index[node.path] = uint32_t(at);
-  if (type == tape_type::NULL_VALUE) return;
+  if (type == tape_type::NULL_VALUE) return true;
   if (node.path >= 0) found->hits.push_back(uint32_t(node.path));
-  if (node.children.empty() || type != tape_type::START_OBJECT) return;
+  if (type == tape_type::START_ARRAY && !node.index_children.empty()) {
+    // Elements in order, each index child once; arrays are walked, not laid out.
+    const size_t end = uint32_t(tape[at]) - 1;  // the closing bracket
+    auto next = node.index_children.begin();
+    uint32_t position = 0;
+    for (size_t element = at + 1; element < end && next != node.index_children.end();
+         element = After(tape, element), ++position) {
+      for (; next != node.index_children.end() && next->first == position; ++next) {
+        ResolveNode(next->second, doc, element, found);
+      }
+    }
+    return false;
+  }
+  if (node.children.empty() || type != tape_type::START_OBJECT) return true;
   const uint8_t* strings = doc->string_buf.get();
   const uint32_t* table = node.child_table.data();
   const size_t mask = node.child_table.size() - 1;
   const size_t end = uint32_t(tape[at]) - 1;  // the object's closing brace
   size_t remaining = node.children.size();
+  bool layout_only = true;
   for (size_t key = at + 1; key < end; key = After(tape, key + 1)) {
     const TapeKey k = KeyAt(tape, strings, key);
     if (!(node.child_filter & (uint64_t(1) << ((k.hash >> 32) & 63)))) continue;
@@ -444,13 +496,14 @@ void PathSet::ResolveNode(uint32_t index, const simdjson::dom::document* doc, si
       if (c.matcher.hash != k.hash || !c.matcher.Matches(k.text)) continue;
       if (!found->visited[child]) {  // a duplicate key: the first occurrence won
         found->visited[child] = 1;
-        ResolveNode(child, doc, key + 1, found);
+        layout_only &= ResolveNode(child, doc, key + 1, found);
         --remaining;
       }
       break;
     }
     if (remaining == 0) break;
   }
+  return layout_only;
 }
 
 Literal::Literal(nlohmann::json value) : value_(std::move(value)) {
@@ -724,6 +777,50 @@ std::string DescribeJsonSyntaxError(std::string_view text) {
   return "invalid JSON";
 }
 
+namespace {
+
+// Whether the digits of an integer literal (sign excluded) are beyond what simdjson reads as
+// an integer: above 2^64 - 1, or above 2^63 for a negative one.
+bool BeyondInt64(std::string_view digits, bool negative) {
+  std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+  if (digits.size() != limit.size()) return digits.size() > limit.size();
+  return digits > limit;
+}
+
+}  // namespace
+
+bool MarkBigIntegersAsDoubles(std::string_view text, std::string* out) {
+  out->clear();
+  bool changed = false;
+  size_t copied = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {  // skip the string, escapes included
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    size_t end = i + (c == '-');
+    const size_t digits = end;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    const bool integer =
+        end == text.size() || (text[end] != '.' && text[end] != 'e' && text[end] != 'E');
+    if (integer && BeyondInt64(text.substr(digits, end - digits), c == '-')) {
+      out->append(text.substr(copied, end - copied));
+      out->append(".0");
+      copied = end;
+      changed = true;
+    }
+    // Past the rest of the number (fraction, exponent); a malformed one fails in the parser.
+    while (end < text.size() && std::strchr("0123456789.eE+-", text[end]) != nullptr) ++end;
+    i = end - 1;
+  }
+  out->append(text.substr(copied));
+  return changed;
+}
+
 Result<Element> ParseJson(simdjson::dom::parser& parser, std::string_view text,
                           std::string_view what, size_t max_bytes, size_t max_depth) {
   if (text.size() > max_bytes) {
@@ -739,6 +836,15 @@ Result<Element> ParseJson(simdjson::dom::parser& parser, std::string_view text,
   Element root;
   auto err = parser.parse(text.data(), text.size(), true).get(root);
   if (err == simdjson::SUCCESS) return root;
+  if (err == simdjson::NUMBER_ERROR) {
+    // simdjson refuses integers beyond 64 bits; JavaScript writes them (JSON.stringify(2**64)
+    // is "18446744073709552000"), and the template reads them as doubles: so do we.
+    if (std::string as_doubles;
+        MarkBigIntegersAsDoubles(text, &as_doubles) &&
+        parser.parse(as_doubles.data(), as_doubles.size(), true).get(root) == simdjson::SUCCESS) {
+      return root;
+    }
+  }
   if (err == simdjson::DEPTH_ERROR) {
     return Status::LimitExceeded(std::string(what) + ": JSON nesting is deeper than " +
                                  std::to_string(max_depth) + " levels");

@@ -29,11 +29,21 @@ struct Path {
   static Path Parse(std::string_view dot_path);
 };
 
-// Walks `path` from `root` through objects. Returns nullopt when a step is missing, when an
-// intermediate value is not an object, or when a step (including the last) is null: the
-// built-in rule "a missing or null step means no match". Keys are case-sensitive.
+// Walks `path` from `root` as the Flex template does (`value[step]` per step): an object is
+// indexed by key, an array by a step that is an array index (ArrayIndexOf). Returns nullopt
+// when a step is missing, when an intermediate value is neither, or when a step (including the
+// last) is null: the built-in rule "a missing or null step means no match". Keys are
+// case-sensitive.
 std::optional<Element> WalkPath(Element root, const std::vector<std::string>& steps);
 std::optional<Element> WalkPath(Element root, std::string_view dot_path);
+
+// One step of WalkPath: the value of key `step` in an object, or the element at index `step`
+// of an array; nullopt when there is none or it is null.
+std::optional<Element> PathStep(Element from, std::string_view step);
+
+// Whether `step` indexes an array, as a JavaScript property key does: "0" or a decimal number
+// without a leading zero, sign, point or blank, below 2^32 - 1 ("01", "-1", "1.0" do not).
+bool ArrayIndexOf(std::string_view step, uint32_t* index);
 
 // An object key prepared once for matching against keys on simdjson's tape: hashed, and its
 // bytes zero padded to whole 8-byte words, so a comparison is a few word compares.
@@ -177,6 +187,9 @@ class PathSet {
     // Children by a hash of (key length, key prefix), open addressing, 0 for an empty slot
     // (node 0 is the root, never a child); a power of two at least twice the children.
     std::vector<uint32_t> child_table;
+    // The children whose key is an array index (ArrayIndexOf), by index: they also index an
+    // array found at this node.
+    std::vector<std::pair<uint32_t, uint32_t>> index_children;  // (index, child), sorted
     uint64_t child_filter = 0;  // a bit per child from the same hash: most keys stop here
     // Where a key with `hash` starts probing child_table (the hash's top bits).
     size_t FirstSlot(uint64_t hash) const {
@@ -189,8 +202,10 @@ class PathSet {
   uint32_t FindChild(const Node& node, const TapeKeyMatcher& matcher, std::string_view key) const;
   // Resolve by walking the tape; with `locate`, found->index is also set for null values and
   // is kMissing for the absent paths (what the memo of layouts needs).
-  void Scan(Element root, bool locate, Found* found) const;
-  void ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
+  bool Scan(Element root, bool locate, Found* found) const;
+  // Returns false when an array was indexed on the way (a layout does not describe arrays, so
+  // such a result must not be remembered by layout).
+  bool ResolveNode(uint32_t node, const simdjson::dom::document* doc, size_t index,
                    Found* found) const;
   std::vector<Node> nodes_{Node{}};  // nodes_[0] is the root
   size_t path_count_ = 0;
@@ -243,6 +258,10 @@ void AppendJsonString(std::string* out, std::string_view s);
 // and, for malformed JSON, the line and column where it broke.
 Result<Element> ParseJson(simdjson::dom::parser& parser, std::string_view text,
                           std::string_view what, size_t max_bytes, size_t max_depth);
+
+// Copies `text` to `out` with ".0" after each integer literal too large for 64 bits, so that
+// simdjson reads it as a double; false when there was none.
+bool MarkBigIntegersAsDoubles(std::string_view text, std::string* out);
 
 // The line/column message for malformed JSON text ("at line 1, column 7: ..."), computed on the
 // slow path only.

@@ -4,10 +4,10 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <string_view>
 
 #include "json.h"
@@ -57,17 +57,133 @@ Status CheckPolicyFile(const std::string& dir, const std::string& rel, PolicyFil
   return Status::Ok();
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
+  std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!in) {
     int err = errno;
     if (err == ENOENT) return Status::NotFound(path + ": no such file");
     return Status::Unavailable(path + ": cannot read: " + std::strerror(err));
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::Unavailable(path + ": read failed");
-  return ss.str();
+  auto too_large = [&](uint64_t size) {
+    return Status::LimitExceeded(path + ": " + std::to_string(size) +
+                                 " bytes is over the limit of " + std::to_string(max_bytes) +
+                                 " bytes for a policy file");
+  };
+  struct stat st {};
+  if (::fstat(::fileno(in.get()), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (uint64_t(st.st_size) > max_bytes) return too_large(uint64_t(st.st_size));
+  }
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, in.get())) > 0) {
+    if (text.size() + n > max_bytes) return too_large(text.size() + n);  // grew, or not a file
+    text.append(buf, n);
+  }
+  if (std::ferror(in.get())) return Status::Unavailable(path + ": read failed");
+  return text;
+}
+
+namespace {
+
+// Builds the document as nlohmann's own parser does, refusing what a policy must not hold:
+// nesting deeper than kMaxPolicyJsonDepth (checked as it is read, so no deep value is ever
+// built, copied or destroyed recursively) and a key twice in one object.
+class PolicyJsonBuilder : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  using json = nlohmann::json;
+
+  bool null() override { return Put(json(nullptr)); }
+  bool boolean(bool v) override { return Put(json(v)); }
+  bool number_integer(number_integer_t v) override { return Put(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return Put(json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return Put(json(v)); }
+  bool string(string_t& v) override { return Put(json(std::move(v))); }
+  bool binary(binary_t&) override { return Put(json()); }  // not produced by JSON text
+  bool start_object(std::size_t) override { return Open(json::object()); }
+  bool key(string_t& k) override {
+    if (open_.back().value->contains(k)) {
+      error_ = "duplicate key \"" + k + "\" in " + (open_.size() == 1 ? "(root)" : Where()) +
+               " (each key may appear once)";
+      return false;
+    }
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(json::array()); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    syntax_error_ = true;
+    return false;
+  }
+
+  json root;
+  std::string error_;  // depth or duplicate key; empty for a syntax error
+  bool syntax_error_ = false;
+
+ private:
+  struct Open_ {
+    json* value;
+    std::string name;  // ".key" or "[i]", how its parent holds it
+  };
+  std::string Where() const {
+    std::string w;
+    for (size_t i = 1; i < open_.size(); ++i) w += open_[i].name;
+    return w.empty() ? w : (w[0] == '.' ? w.substr(1) : w);
+  }
+  // Stores `v` in the open container (or as the root); returns where it went.
+  json* Place(json v, std::string* name) {
+    if (open_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    json& parent = *open_.back().value;
+    if (parent.is_object()) {
+      *name = "." + key_;
+      return &(parent[key_] = std::move(v));
+    }
+    *name = "[" + std::to_string(parent.size()) + "]";
+    parent.push_back(std::move(v));
+    return &parent.back();
+  }
+  bool Put(json v) {
+    std::string name;
+    Place(std::move(v), &name);
+    return true;
+  }
+  bool Open(json container) {
+    if (open_.size() >= kMaxPolicyJsonDepth) {
+      error_ = "JSON nesting is deeper than " + std::to_string(kMaxPolicyJsonDepth) + " levels";
+      return false;
+    }
+    Open_ o;
+    o.value = Place(std::move(container), &o.name);
+    open_.push_back(std::move(o));
+    return true;
+  }
+  bool Close() {
+    open_.pop_back();
+    return true;
+  }
+
+  std::vector<Open_> open_;
+  std::string key_;
+};
+
+}  // namespace
+
+Result<nlohmann::json> ParsePolicyJson(std::string_view text, const std::string& name) {
+  PolicyJsonBuilder builder;
+  bool ok;
+  try {
+    ok = nlohmann::json::sax_parse(text.begin(), text.end(), &builder);
+  } catch (const std::exception& e) {
+    return Status::InvalidPolicy(name + ": malformed JSON " + e.what());
+  }
+  if (ok) return std::move(builder.root);
+  if (!builder.error_.empty()) return Status::InvalidPolicy(name + ": " + builder.error_);
+  return Status::InvalidPolicy(name + ": malformed JSON " + DescribeJsonSyntaxError(text));
 }
 
 namespace {
@@ -198,12 +314,9 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
     }
     return Status::InvalidPolicy(text.status().message());
   }
-  json root;
-  try {
-    root = json::parse(*text);
-  } catch (const json::exception&) {  // parse_error, or out_of_range: a number too large
-    return Status::InvalidPolicy(cfg.file + ": malformed JSON " + DescribeJsonSyntaxError(*text));
-  }
+  auto parsed = ParsePolicyJson(*text, cfg.file);
+  if (!parsed.ok()) return parsed.status();
+  json root = std::move(parsed).value();
   cfg.sources.push_back({"policy.json", std::move(text).value()});
 
   Validator v(cfg.file);
@@ -313,15 +426,20 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
       if (auto* n = v.Get(*l, "recrules.limits", "instructions", json::value_t::number_unsigned,
                           "a positive integer")) {
         cfg.limits.instructions = n->get<uint64_t>();
-        if (cfg.limits.instructions < 1000) {
-          v.Fail("recrules.limits.instructions", "must be at least 1000, got " + n->dump());
+        if (cfg.limits.instructions < kMinInstructions ||
+            cfg.limits.instructions > kMaxInstructions) {
+          v.Fail("recrules.limits.instructions",
+                 "must be from " + std::to_string(kMinInstructions) + " to " +
+                     std::to_string(kMaxInstructions) + ", got " + n->dump());
         }
       }
       if (auto* n = v.Get(*l, "recrules.limits", "memory_kb", json::value_t::number_unsigned,
                           "a positive integer")) {
         cfg.limits.memory_kb = n->get<uint64_t>();
-        if (cfg.limits.memory_kb < 256) {
-          v.Fail("recrules.limits.memory_kb", "must be at least 256, got " + n->dump());
+        if (cfg.limits.memory_kb < kMinMemoryKb || cfg.limits.memory_kb > kMaxMemoryKb) {
+          v.Fail("recrules.limits.memory_kb", "must be from " + std::to_string(kMinMemoryKb) +
+                                                  " to " + std::to_string(kMaxMemoryKb) +
+                                                  " (4 GiB), got " + n->dump());
         }
       }
     }

@@ -28,6 +28,11 @@ struct ExclusionConfig {
 enum class OnRuleError { kNext, kRecord, kSkip };
 const char* OnRuleErrorName(OnRuleError e);
 
+// What recrules.limits accepts. Beyond the maxima a limit no longer limits anything: a
+// billion instructions already takes seconds, and a state's memory is counted in bytes.
+constexpr uint64_t kMinInstructions = 1000, kMaxInstructions = 10'000'000'000;
+constexpr uint64_t kMinMemoryKb = 256, kMaxMemoryKb = uint64_t(4) << 20;
+
 struct RuleLimits {
   uint64_t instructions = 1'000'000;  // per decision, per rule
   uint64_t memory_kb = 16 * 1024;     // per Lua state
@@ -68,8 +73,22 @@ const std::vector<std::string>& DefaultRuleOrder();
 // the file, then the JSON path, then what is wrong.
 Result<PolicyConfig> LoadPolicyConfig(const std::string& path);
 
-// Reads a whole file; kNotFound / kUnavailable with the path in the message.
-Result<std::string> ReadFile(const std::string& path);
+// The largest policy file (policy.json, a rule, a data file) read: larger is refused before
+// it is read, since a parsed data file takes many times its size in memory.
+constexpr size_t kMaxPolicyFileBytes = size_t(16) << 20;
+// The deepest nesting of policy.json and data files: the default limit of requests.
+constexpr size_t kMaxPolicyJsonDepth = 64;
+
+// Reads a whole file of at most `max_bytes`; kNotFound / kUnavailable / kLimitExceeded with the
+// path in the message. The size is checked before reading; a file that is not a regular one
+// (a pipe, a device) is read up to the limit.
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes = kMaxPolicyFileBytes);
+
+// Parses policy.json or a data file: no more than kMaxPolicyJsonDepth levels of nesting, no key
+// twice in one object (JSON leaves duplicates undefined; one exclusion list silently replacing
+// another is worse than an error). Integers beyond 64 bits are read as doubles. kInvalidPolicy
+// naming `name`, then the JSON path or the line and column.
+Result<nlohmann::json> ParsePolicyJson(std::string_view text, const std::string& name);
 
 // What a policy may read. A data file (its contents reach rules, and through them decisions and
 // logs) must be a regular file whose real path, symbolic links resolved, lies inside the policy

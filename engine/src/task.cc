@@ -433,6 +433,10 @@ std::string_view Task::conference_sid() const {
   return data_->view.conference_sid;
 }
 
+const detail::TaskData& detail::DataOf(const Task& task) {
+  return *task.data_;
+}
+
 std::string Task::AttributesJson() const {
   if (!data_->view.has_attributes) return "{}";
   return detail::ToJsonText(data_->view.attributes);

@@ -185,14 +185,4 @@ std::string NowRfc3339() {
   return out;
 }
 
-std::string UnixMsToRfc3339(int64_t ms) {
-  std::time_t secs = std::time_t(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms % 1000));
-  return buf;
-}
-
 }  // namespace recrules::server

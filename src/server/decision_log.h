@@ -71,6 +71,5 @@ class DecisionLog {
 // Times for log lines and JSON bodies: "2026-11-22T04:15:33.188Z" (UTC, milliseconds).
 std::string NowRfc3339();
 void AppendNowRfc3339(std::string* out);
-std::string UnixMsToRfc3339(int64_t ms);
 
 }  // namespace recrules::server

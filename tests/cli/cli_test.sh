@@ -112,5 +112,24 @@ contains check "$TMP/out" "  2. builtin:exclusions"
 expect_rc "check bad" 2 "$BIN" check "$TMP/badpolicy"
 contains "check bad" "$TMP/err" "recrules check: "
 
+# Issue 23 item 14: an endless input is refused at the request limit, not read without end
+expect_rc "decide /dev/zero" 2 timeout 20 "$BIN" decide --policy "$POLICY" /dev/zero
+contains "decide /dev/zero" "$TMP/err" "recrules decide: /dev/zero: more than 1048576 bytes, over the limit of a request"
+expect_rc "decide endless stdin" 2 timeout 20 sh -c "'$BIN' decide --policy '$POLICY' < /dev/zero"
+contains "decide endless stdin" "$TMP/err" "recrules decide: stdin: more than 1048576 bytes"
+expect_rc "decide --jsonl endless line" 2 timeout 20 "$BIN" decide --policy "$POLICY" --jsonl /dev/zero
+contains "decide --jsonl endless line" "$TMP/err" "line 1: more than 1048576 bytes, over the limit of a request; stopped reading"
+
+# Issue 23 item 2: a 100 000-deep policy.json was a stack overflow (segfault) in check
+mkdir -p "$TMP/deep"
+python3 -c 'print("{\"features\":{\"x\":" + "[" * 100000 + "]" * 100000 + "}}")' >"$TMP/deep/policy.json"
+expect_rc "check deep" 2 "$BIN" check "$TMP/deep"
+contains "check deep" "$TMP/err" "policy.json: JSON nesting is deeper than 64 levels"
+
+# Issue 23 item 13: what JSON.stringify(2**64) writes is a number, not an error
+echo '{"task":{"queueName":"Sales","taskChannelUniqueName":"voice","attributes":{"n":18446744073709552000}}}' >"$TMP/big.json"
+expect_rc "decide big number" 0 "$BIN" decide --policy "$POLICY" "$TMP/big.json"
+contains "decide big number" "$TMP/out" '"action":"record"'
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

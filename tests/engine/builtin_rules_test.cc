@@ -211,6 +211,25 @@ TEST_CASE("builtin:exclusions — every configured string matches, alone or in a
   }
 }
 
+// Issue 23 item 12: the template walks the key with value[step], so "customers.0.consent"
+// reads the first customer; recrules recorded these calls.
+TEST_CASE("builtin:exclusions — a step that is an array index picks that element") {
+  PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":true,"exclude_attributes":[
+    {"key":"customers.0.consent","value":"denied"},{"key":"legs.1","value":"pci"}]}}})");
+  auto skipped = [&](const std::string& attributes) {
+    CAPTURE(attributes);
+    return f.Decide(Task("Sales", "WQs", attributes)).action == Action::kSkip;
+  };
+  CHECK(skipped(R"({"customers":[{"consent":"denied"}]})"));
+  CHECK(skipped(R"({"customers":[{"consent":["x","denied"]}]})"));
+  CHECK(skipped(R"({"legs":["a","pci"]})"));
+  CHECK_FALSE(skipped(R"({"customers":[{"consent":"given"},{"consent":"denied"}]})"));
+  CHECK_FALSE(skipped(R"({"customers":[]})"));
+  CHECK_FALSE(skipped(R"({"customers":"denied"})"));
+  CHECK_FALSE(skipped(R"({"legs":"xpci"})"));                     // strings are not indexed
+  CHECK(skipped(R"({"customers":{"0":{"consent":"denied"}}})"));  // an object's key "0"
+}
+
 TEST_CASE("disabled features exclude nothing") {
   PolicyFixture f(R"({"features":{"conditional_recording":{"enabled":false,
     "exclude_queues":["Legal"]}}})");

@@ -134,6 +134,18 @@ TEST_CASE("bad input is an error, not a decision") {
   CHECK(s.message().rfind("request: malformed JSON at line 1, column 11", 0) == 0);
 }
 
+// Issue 23 item 2: a running serve died (stack overflow) reloading a 100 000-deep policy.json.
+TEST_CASE("a reload of a policy nested too deep keeps the old policy") {
+  PolicyFixture f(kPolicy);
+  const std::string v1 = f.engine().PolicyVersion();
+  f.dir().Write("policy.json", R"({"features":{"x":)" + std::string(100000, '[') +
+                                   std::string(100000, ']') + "}}");
+  ReloadResult bad = f.engine().Reload("test");
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.error.find("policy.json: JSON nesting is deeper than 64 levels") != std::string::npos);
+  CHECK(f.Decide(kTask).policy_version == v1);
+}
+
 TEST_CASE("reload swaps in a valid policy and keeps the old one when the new one is bad") {
   PolicyFixture f(kPolicy);
   const std::string v1 = f.engine().PolicyVersion();

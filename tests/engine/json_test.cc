@@ -67,9 +67,34 @@ TEST_CASE("WalkPath follows objects and treats missing or null steps as absent")
   CHECK_FALSE(WalkPath(root, "a.n"));      // null final value: absent
   CHECK_FALSE(WalkPath(root, "a.n.z"));    // null intermediate: absent
   CHECK_FALSE(WalkPath(root, "a.b.c.d"));  // step into a string: absent
-  CHECK_FALSE(WalkPath(root, "a.arr.0"));  // arrays are not indexed by path steps
   CHECK(WalkPath(root, "k-1"));            // keys with '-' work
   CHECK_FALSE(WalkPath(root, "A.b.c"));    // case-sensitive
+}
+
+// Issue 23 item 12: the Flex template walks a key with value[step], so a step that is an array
+// index picks an element, as JavaScript reads it.
+TEST_CASE("WalkPath indexes arrays by steps that are array indexes, as the template does") {
+  simdjson::dom::parser p;
+  Element root = Parse(p, R"({"arr":[10,{"c":"x"},null,[5]],"s":"abc","o":{"0":"zero"}})");
+  CHECK(int64_t(*WalkPath(root, "arr.0")) == 10);
+  CHECK(std::string_view(*WalkPath(root, "arr.1.c")) == "x");
+  CHECK(int64_t(*WalkPath(root, "arr.3.0")) == 5);
+  CHECK_FALSE(WalkPath(root, "arr.2"));   // null element: absent
+  CHECK_FALSE(WalkPath(root, "arr.4"));   // past the end
+  CHECK_FALSE(WalkPath(root, "arr.01"));  // not an array index in JavaScript
+  CHECK_FALSE(WalkPath(root, "arr.-1"));
+  CHECK_FALSE(WalkPath(root, "arr.1e0"));
+  CHECK_FALSE(WalkPath(root, "arr.length"));                  // no properties besides the elements
+  CHECK_FALSE(WalkPath(root, "s.0"));                         // strings are not indexed
+  CHECK(std::string_view(*WalkPath(root, "o.0")) == "zero");  // an object's key "0"
+  uint32_t index;
+  CHECK(recrules::detail::ArrayIndexOf("4294967294", &index));
+  CHECK(index == 4294967294u);
+  CHECK_FALSE(recrules::detail::ArrayIndexOf("4294967295", &index));  // 2^32 - 1: a key
+  CHECK_FALSE(recrules::detail::ArrayIndexOf("99999999999", &index));
+  CHECK_FALSE(recrules::detail::ArrayIndexOf("+1", &index));
+  CHECK_FALSE(recrules::detail::ArrayIndexOf(" 1", &index));
+  CHECK_FALSE(recrules::detail::ArrayIndexOf("", &index));
 }
 
 // PathSet walks simdjson's tape itself; every path must resolve exactly as WalkPath does.
@@ -98,7 +123,17 @@ TEST_CASE("PathSet resolves many paths in one pass exactly as WalkPath does") {
                          "abcdefghi",
                          "deep.a.b.c.d.e",
                          "u",
-                         "after"};
+                         "after",
+                         "a.0",
+                         "a.0.b.c",
+                         "a.1",
+                         "a.arr.1",
+                         "a.arr.01",
+                         "long_key_sharing_prefix_1.1.a",
+                         "long_key_sharing_prefix_1.0",
+                         "0",
+                         "0.a",
+                         "num.x.0"};
   const char* documents[] = {
       R"({"a":{"b":{"c":"x"},"n":null,"arr":[1,2]},"k-1":{"x.y":1}})",
       R"({"long_key_sharing_prefix_2":2,"long_key_sharing_prefix_1":[1,{"a":1}],"x":1.5,
@@ -107,6 +142,7 @@ TEST_CASE("PathSet resolves many paths in one pass exactly as WalkPath does") {
           "u":18446744073709551615,"after":"end"})",
       R"({"a":[{"b":{"c":1}}],"num":{"x":[]},"k-1":null,"dup":null,"after":{"deep":1}})",
       R"({})",
+      R"({"a":[null,{"b":{"c":1}}],"0":{"a":2}})",
       R"([{"a":1}])",
       R"("a")",
   };
@@ -182,6 +218,27 @@ TEST_CASE("tasks of one layout resolve each with its own values, null or not") {
   }
 }
 
+// A layout does not describe what an array holds: a path through an array is not remembered
+// by layout, and a value that is an array is told apart from one that is not.
+TEST_CASE("tasks of one key layout resolve paths through arrays each by its own elements") {
+  PathSet set;
+  const size_t first = set.Add(Path::Parse("customers.0.consent").steps);
+  PathSet::Found found;
+  const char* texts[] = {R"({"customers":"none"})", R"({"customers":[{"consent":"no"}]})",
+                         R"({"customers":[]})", R"({"customers":[{"consent":"yes"}]})",
+                         R"({"customers":[1,{"consent":"no"}]})"};
+  for (int round = 0; round < 2; ++round) {
+    for (const char* text : texts) {
+      simdjson::dom::parser p;
+      Element root = Parse(p, text);
+      LaidOut laid_out(root);
+      CAPTURE(text);
+      set.Resolve(root, laid_out.layout(), &found);
+      CheckAsWalked(root, std::vector<const char*>{"customers.0.consent"}, {first}, found);
+    }
+  }
+}
+
 TEST_CASE("more layouts than the memo holds still resolve right") {
   PathSet set;
   const size_t path = set.Add(Path::Parse("x.v").steps);
@@ -199,6 +256,37 @@ TEST_CASE("more layouts than the memo holds still resolve right") {
       REQUIRE(Present(found, path));
       REQUIRE(std::string_view(found.Value(path)) == std::to_string(i));
     }
+  }
+}
+
+// json.cc reads simdjson's internal tape (not its public API): this pins that reading to what
+// the public API says, for every kind of value, so a simdjson upgrade that changes the tape
+// fails here rather than in a decision.
+TEST_CASE("json.cc's reading of simdjson's internal tape agrees with its public API") {
+  const char* text = R"({"s":"x\"y\u00e9","e":"","long":"abcdefghijklmnopqrstuvwxyz",
+    "i":-5,"u":18446744073709551615,"d":2.5,"t":true,"f":false,"n":null,
+    "a":[1,"two",[3,{"k":null}],{}],"o":{"p":{"q":[]}},"after":"end"})";
+  simdjson::dom::parser p;
+  Element root = Parse(p, text);
+  // A copied document reads the same through the public API.
+  simdjson::dom::document copy;
+  recrules::detail::CopyDocument(p.doc, &copy);
+  Element moved = recrules::detail::MovedElement(root, p.doc, copy);
+  CHECK(recrules::detail::DocumentOf(moved) == &copy);
+  CHECK(recrules::detail::ToJsonText(moved) == recrules::detail::ToJsonText(root));
+  // The tape walk finds every value (stepping over each kind) as the public API does.
+  const char* paths[] = {"s", "e",   "long",    "i",   "u",     "d",     "t",   "f",    "n",
+                         "a", "a.1", "a.2.1.k", "a.3", "o.p.q", "after", "o.p", "a.2.0"};
+  PathSet set;
+  std::vector<size_t> index;
+  for (const char* path : paths) index.push_back(set.Add(Path::Parse(path).steps));
+  PathSet::Found found;
+  set.Resolve(moved, &found);
+  CheckAsWalked(moved, paths, index, found);
+  LaidOut laid_out(moved);
+  for (int pass = 0; pass < 2; ++pass) {
+    set.Resolve(moved, laid_out.layout(), &found);
+    CheckAsWalked(moved, paths, index, found);
   }
 }
 
@@ -255,6 +343,30 @@ TEST_CASE("ParseJson reports where malformed JSON broke, and enforces limits") {
     auto r = ParseJson(p, std::string(100, ' '), "request", 10, 64);
     CHECK(r.status().code() == StatusCode::kLimitExceeded);
     CHECK(r.status().message() == "request: 100 bytes is over the limit of 10");
+  }
+  SUBCASE("integers beyond 64 bits are read as doubles (issue 23 item 13)") {
+    // What JSON.stringify(2**64) writes; simdjson alone refuses it.
+    auto r = ParseJson(p, R"({"n":18446744073709552000,"m":-9223372036854775809,
+      "s":"18446744073709552000","k":[1e2,18446744073709551615,-9223372036854775808]})",
+                       "request", 1 << 20, 64);
+    REQUIRE(r.ok());
+    CHECK(double(*WalkPath(*r, "n")) == 18446744073709551616.0);
+    CHECK(double(*WalkPath(*r, "m")) == -9223372036854775808.0);
+    CHECK(std::string_view(*WalkPath(*r, "s")) == "18446744073709552000");
+    CHECK(uint64_t(*WalkPath(*r, "k.1")) == UINT64_MAX);  // still integers when they fit
+    CHECK(int64_t(*WalkPath(*r, "k.2")) == INT64_MIN);
+    auto huge = ParseJson(p, "{\"n\":" + std::string(400, '9') + "}", "request", 1 << 20, 64);
+    CHECK(huge.status().code() == StatusCode::kInvalidInput);  // beyond a double too
+  }
+  SUBCASE("MarkBigIntegersAsDoubles leaves strings and fitting numbers alone") {
+    std::string out;
+    CHECK_FALSE(recrules::detail::MarkBigIntegersAsDoubles(R"({"a":1,"b":-2.5e3})", &out));
+    CHECK(recrules::detail::MarkBigIntegersAsDoubles(
+        R"({"x\"18446744073709551616":"\\",  "y":[18446744073709551616,-99999999999999999999]})",
+        &out));
+    CHECK(
+        out ==
+        R"({"x\"18446744073709551616":"\\",  "y":[18446744073709551616.0,-99999999999999999999.0]})");
   }
   SUBCASE("too deep") {
     std::string deep = std::string(70, '[') + std::string(70, ']');

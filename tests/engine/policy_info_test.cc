@@ -58,6 +58,13 @@ TEST_CASE("PolicyInfo::ToJson: every field, in order, with both time forms") {
           R"({"ok":true,"trigger":"watch","version":"","previousVersion":"","error":null,)"
           R"("at":"1970-01-01T00:00:00.000Z","atUnixMs":0,"durationUs":0})");
   }
+  SUBCASE("times before 1970 floor to the millisecond before, not to a negative fraction") {
+    ReloadResult r;
+    r.at_unix_ms = -1;
+    CHECK(r.ToJson().find(R"("at":"1969-12-31T23:59:59.999Z")") != std::string::npos);
+    r.at_unix_ms = -1500;
+    CHECK(r.ToJson().find(R"("at":"1969-12-31T23:59:58.500Z")") != std::string::npos);
+  }
 }
 
 TEST_CASE("Engine::Info().ToJson(): a live engine's description parses with every key") {

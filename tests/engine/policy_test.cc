@@ -1,6 +1,8 @@
 // policy.json validation: every message names the file, the JSON path and what is wrong.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "../test_util.h"
 #include "policy_config.h"
 #include "recrules/engine.h"
@@ -94,10 +96,83 @@ TEST_CASE("validation messages") {
   CHECK(ErrorFor(R"({"recrules":{"limits":{"instructions":-1}}})") ==
         "DIR/policy.json: recrules.limits.instructions: expected a positive integer, got number");
   CHECK(ErrorFor(R"({"recrules":{"limits":{"memory_kb":10}}})") ==
-        "DIR/policy.json: recrules.limits.memory_kb: must be at least 256, got 10");
+        "DIR/policy.json: recrules.limits.memory_kb: must be from 256 to 4194304 (4 GiB), got 10");
   CHECK(ErrorFor(R"({"recrules":{"rulez":[]}})") ==
         "DIR/policy.json: recrules.rulez: unknown setting (expected rules, default, "
         "on_rule_error, limits)");
+}
+
+// Issue 23 item 14: limits so large that they wrapped (2^64 - 1 instructions became -1 as a
+// signed budget; 2^54 KB overflowed the byte count) are refused with their range.
+TEST_CASE("limits are refused outside their range") {
+  CHECK(ErrorFor(R"({"recrules":{"limits":{"instructions":18446744073709551615}}})") ==
+        "DIR/policy.json: recrules.limits.instructions: must be from 1000 to 10000000000, got "
+        "18446744073709551615");
+  CHECK(ErrorFor(R"({"recrules":{"limits":{"memory_kb":18014398509481984}}})") ==
+        "DIR/policy.json: recrules.limits.memory_kb: must be from 256 to 4194304 (4 GiB), got "
+        "18014398509481984");
+  CHECK(ErrorFor(R"({"recrules":{"limits":{"instructions":10000000000,"memory_kb":4194304}}})") ==
+        "ok");
+}
+
+// Issue 23 item 14: the last of two equal keys won silently, so a second "exclude_queues": []
+// erased the list.
+TEST_CASE("a key twice in one object is refused, naming where") {
+  CHECK(ErrorFor(R"({"features":{"conditional_recording":{"exclude_queues":["Legal"],
+    "exclude_queues":[]}}})") ==
+        "DIR/policy.json: duplicate key \"exclude_queues\" in features.conditional_recording "
+        "(each key may appear once)");
+  CHECK(ErrorFor(R"({"features":{},"features":{}})") ==
+        "DIR/policy.json: duplicate key \"features\" in (root) (each key may appear once)");
+  CHECK(ErrorFor(R"({"features":{"conditional_recording":{"exclude_attributes":[{"key":"a",
+    "value":{"x":1,"x":2}}]}}})") ==
+        "DIR/policy.json: duplicate key \"x\" in "
+        "features.conditional_recording.exclude_attributes[0].value (each key may appear once)");
+  // The same key in two objects is fine.
+  CHECK(ErrorFor(R"({"features":{"conditional_recording":{"enabled":true},
+    "pause_recording":{"enabled":true}}})") == "ok");
+}
+
+// Issue 23 item 2: a 100 000-deep array overflowed the stack (copying the parsed value) in
+// `recrules check` and on reload.
+TEST_CASE("policy.json nested deeper than requests may be is refused before it is built") {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(ErrorFor(R"({"features":{"x":)" + deep + "}}") ==
+        "DIR/policy.json: JSON nesting is deeper than 64 levels");
+  CHECK(ErrorFor(R"({"description":)" + std::string(62, '[') + std::string(62, ']') + "}") == "ok");
+  CHECK(ErrorFor(R"({"description":)" + std::string(64, '[') + std::string(64, ']') + "}") ==
+        "DIR/policy.json: JSON nesting is deeper than 64 levels");
+}
+
+TEST_CASE("data files are held to the same rules: depth, duplicate keys, size") {
+  TempDir dir;
+  dir.Write("policy.json", R"({"recrules":{"rules":["r.lua"]}})");
+  dir.Write("r.lua", "return function(task) return nil end");
+  auto error = [&] {
+    auto r = CheckPolicy(dir.path());
+    if (r.ok()) return std::string("ok");
+    std::string msg = r.status().message();
+    size_t at = msg.find(dir.path());
+    if (at != std::string::npos) msg.replace(at, dir.path().size(), "DIR");
+    return msg;
+  };
+  dir.Write("data/deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  CHECK(error() == "data/deep.json: JSON nesting is deeper than 64 levels");
+  dir.Write("data/deep.json", R"({"numbers":["+15550100"],"numbers":[]})");
+  CHECK(error() ==
+        "data/deep.json: duplicate key \"numbers\" in (root) (each key may appear once)");
+  dir.Write("data/deep.json", R"({"big":18446744073709552000})");
+  CHECK(error() == "ok");
+  // A file over the limit is refused by its size, before it is read (sparse: no disk used).
+  std::filesystem::resize_file(dir.file("data/deep.json"), 100 << 20);
+  CHECK(error() ==
+        "data/deep.json: DIR/data/deep.json: 104857600 bytes is over the limit of "
+        "16777216 bytes for a policy file");
+  std::filesystem::remove(dir.file("data/deep.json"));
+  std::filesystem::resize_file(dir.Write("policy.json", ""), 100 << 20);
+  CHECK(error() ==
+        "DIR/policy.json: 104857600 bytes is over the limit of 16777216 bytes for a "
+        "policy file");
 }
 
 TEST_CASE("a missing policy names the path") {

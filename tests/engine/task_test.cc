@@ -64,7 +64,7 @@ TEST_CASE("TaskRouter event callback form fields normalise to the same task") {
   CHECK(t->sid() == "WR2");
   CHECK(t->worker_sid() == "WK2");
   CHECK(t->call_sid() == "CA2");
-  CHECK(t->data().view.has_worker_attributes);
+  CHECK(recrules::detail::DataOf(*t).view.has_worker_attributes);
 
   auto bad = Task::FromForm({{"TaskAttributes", "[1,2]"}});
   REQUIRE_FALSE(bad.ok());
@@ -142,20 +142,23 @@ TEST_CASE("a kept task owns its data: later parses on the thread do not touch it
   CHECK(t.conference_sid() == "CFa");
   CHECK(t.AttributesJson() ==
         R"({"call_sid":"CAa","n":12.5,"k":[1,"x"],"conference":{"sid":"CFa"}})");
-  CHECK(t.data().view.worker_name == "alice");
-  CHECK(recrules::detail::ToJsonText(t.data().view.worker_attributes) == R"({"team":"a"})");
+  CHECK(recrules::detail::DataOf(t).view.worker_name == "alice");
+  CHECK(recrules::detail::ToJsonText(recrules::detail::DataOf(t).view.worker_attributes) ==
+        R"({"team":"a"})");
   CHECK(b->queue_name() == std::string(5000, 'b'));
   CHECK(b->call_sid() == "CAb");
   CHECK(c->task_sid() == "WTc");
   CHECK(c->AttributesJson() == R"({"call_sid":"CAc","n":1})");
-  CHECK(recrules::detail::ToJsonText(c->data().view.worker_attributes) == R"({"team":"c"})");
+  CHECK(recrules::detail::ToJsonText(recrules::detail::DataOf(*c).view.worker_attributes) ==
+        R"({"team":"c"})");
   CHECK(d->task.AttributesJson() == "{}");
   CHECK(e->task_sid() == "WTe");
-  CHECK(e->data().view.attributes_layout.size == 0);
-  CHECK(d->task.data().view.attributes_layout.size == 0);  // {} has nothing to lay out
+  CHECK(recrules::detail::DataOf(*e).view.attributes_layout.size == 0);
+  CHECK(recrules::detail::DataOf(d->task).view.attributes_layout.size ==
+        0);  // {} has nothing to lay out
   // call_sid, n, k, conference and its sid: depth first.
-  const recrules::detail::KeyLayout& layout = t.data().view.attributes_layout;
+  const recrules::detail::KeyLayout& layout = recrules::detail::DataOf(t).view.attributes_layout;
   CHECK(layout.size == 5);
   CHECK(recrules::detail::fingerprint::IsString(layout.fingerprints[0]));
-  CHECK(c->data().view.attributes_layout.size == 2);
+  CHECK(recrules::detail::DataOf(*c).view.attributes_layout.size == 2);
 }

@@ -52,7 +52,14 @@ TEST_CASE("recrules.get walks dot paths like the built-in exclusions") {
   CHECK(Reason("recrules.get(task.attributes, 'customer.nothing')") == "record: nil");
   CHECK(Reason("recrules.get(task.attributes, 'customer.nothing.deeper')") == "record: nil");
   CHECK(Reason("recrules.get(task.attributes, 'direction.deeper')") == "record: nil");
-  CHECK(Reason("recrules.get(task.attributes, 'tags.1')") == "record: nil");
+  // Issue 23 item 12: a step that is an array index picks an element (from 0, as the template
+  // reads it), in task values and in Lua sequences alike; "01" and strings are not indexed.
+  CHECK(Reason("recrules.get(task.attributes, 'tags.1')") == "record: es");
+  CHECK(Reason("recrules.get(task.attributes, 'tags.2')") == "record: nil");
+  CHECK(Reason("recrules.get(task.attributes, 'tags.01')") == "record: nil");
+  CHECK(Reason("recrules.get(task.attributes, 'direction.0')") == "record: nil");
+  CHECK(Reason("recrules.matches(task.attributes, 'tags.0', 'vip')") == "record: true");
+  CHECK(Reason("recrules.get({a = {{b = 'first'}}}, 'a.0.b')") == "record: first");
   CHECK(Reason("recrules.get(nil, 'a')") == "record: nil");
   CHECK(Reason("recrules.get({a = {b = 'lua'}}, 'a.b')") == "record: lua");
   CHECK(Reason("recrules.get({a = 1}, 'a.b')") == "record: nil");

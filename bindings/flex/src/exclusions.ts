@@ -3,20 +3,38 @@
 // up and never recorded against the admin's exclusion lists.
 //
 //  - exclude_queues: an entry equal to the queue name or the queue SID, exactly.
-//  - exclude_attributes: walk the dot path; a missing or null step is no match. An array found
+//  - exclude_attributes: walk the dot path as the Flex template does (value[step]): objects by
+//    key, arrays by a step that is an array index ("0", "12"; not "01", "-1", "length"); a
+//    missing or null step, or a step into anything else, is no match. An array found
 //    there matches when one element equals the value; anything else must equal it. Equality is
 //    strict JSON equality: 1 is not "1", true is not "true", an object is never a string.
 //  - queues before attributes; entries in configuration order.
 //  - when dual-channel recording is enabled its own lists apply and the conditional ones not.
 import type { Decision, ExclusionSettings, FeatureSettings, FlexTaskLike, Json, RecrulesEvent } from './types.js';
 
-/** The value at a dot path, or undefined when a step is missing, null, or not inside an object. */
+/** Whether a path step indexes an array, as a JavaScript property key does: "0", "12"; not "01". */
+export function arrayIndexOf(step: string): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(step)) return undefined;
+  const index = Number(step);
+  return index < 2 ** 32 - 1 ? index : undefined;
+}
+
+/**
+ * The value at a dot path, or undefined when a step is missing or null, or steps into a value
+ * that is neither an object nor an array (strings are not indexed).
+ */
 export function walkPath(root: Json | undefined, dotPath: string): Json | undefined {
   let cur: Json | undefined = root;
   for (const step of dotPath.split('.')) {
-    if (cur === null || cur === undefined || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
-    if (!Object.prototype.hasOwnProperty.call(cur, step)) return undefined;
-    const next: Json | undefined = cur[step];
+    if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
+    let next: Json | undefined;
+    if (Array.isArray(cur)) {
+      const index = arrayIndexOf(step);
+      next = index === undefined ? undefined : cur[index];
+    } else {
+      if (!Object.prototype.hasOwnProperty.call(cur, step)) return undefined;
+      next = cur[step];
+    }
     if (next === null || next === undefined) return undefined;
     cur = next;
   }

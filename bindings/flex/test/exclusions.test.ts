@@ -38,6 +38,18 @@ const nothingEnabled: FeatureSettings = {
   pause_recording: { enabled: false },
 };
 
+// Issue 23 item 12: array index steps, as the template's value[step] reads them.
+const indexed: FeatureSettings = {
+  conditional_recording: {
+    enabled: true,
+    exclude_attributes: [
+      { key: 'customers.0.consent', value: 'denied' },
+      { key: 'legs.1', value: 'pci' },
+      { key: 'size', value: 5 },
+    ],
+  },
+};
+
 interface Case {
   name: string;
   features: FeatureSettings;
@@ -78,6 +90,13 @@ const cases: Case[] = [
   { name: 'resume granted', features: conditional, task: makeTask(), event: 'resume_request', action: 'record' },
   { name: 'pause request on an excluded call: skip', features: dualOverrides, task: makeTask({ queueName: 'Support' }), event: 'pause_request', action: 'skip', matched: 'features.dual_channel_recording.exclude_queues[0]' },
   { name: 'resume request on an excluded call: skip', features: conditional, task: makeTask({ queueName: 'HR Internal' }), event: 'resume_request', action: 'skip', matched: 'features.conditional_recording.exclude_queues[0]' },
+  { name: 'index step: the first element', features: indexed, task: attrs({ customers: [{ consent: 'denied' }] }), action: 'skip', matched: 'features.conditional_recording.exclude_attributes[0]' },
+  { name: 'index step: another element does not match', features: indexed, task: attrs({ customers: [{ consent: 'given' }, { consent: 'denied' }] }), action: 'record' },
+  { name: 'index step: an element of an array of strings', features: indexed, task: attrs({ legs: ['agent', 'pci'] }), action: 'skip', matched: 'features.conditional_recording.exclude_attributes[1]' },
+  { name: 'index step: past the end', features: indexed, task: attrs({ legs: ['pci'] }), action: 'record' },
+  { name: 'index step: strings are not indexed', features: indexed, task: attrs({ legs: 'xpci' }), action: 'record' },
+  { name: 'index step: an object key "0" is a key', features: indexed, task: attrs({ customers: { 0: { consent: 'denied' } } }), action: 'skip', matched: 'features.conditional_recording.exclude_attributes[0]' },
+  { name: 'a number beyond 64 bits (2**64) is read, not refused', features: indexed, task: attrs({ big: 2 ** 64, size: 5 }), action: 'skip', matched: 'features.conditional_recording.exclude_attributes[2]' },
   { name: 'update re-evaluates exclusions', features: conditional, task: attrs({ vip: true }), event: 'update', action: 'skip', matched: 'features.conditional_recording.exclude_attributes[3]' },
 ];
 
@@ -114,7 +133,10 @@ describe('built-in exclusions, locally', () => {
 
   it('walkPath and jsonEquals', () => {
     assert.equal(walkPath({ a: { b: 0 } }, 'a.b'), 0);
-    assert.equal(walkPath({ a: [{ b: 1 }] }, 'a.0.b'), undefined); // arrays are not walked into
+    assert.equal(walkPath({ a: [{ b: 1 }] }, 'a.0.b'), 1); // array index steps, as the template
+    assert.equal(walkPath({ a: [{ b: 1 }] }, 'a.00.b'), undefined); // "00" is not an index
+    assert.equal(walkPath({ a: [1, 2] }, 'a.length'), undefined);
+    assert.equal(walkPath({ a: 'xy' }, 'a.0'), undefined); // strings are not indexed
     assert.equal(walkPath({ a: { b: null } }, 'a.b'), undefined);
     assert.equal(jsonEquals([1, 2], [2, 1]), false);
     assert.equal(jsonEquals({}, []), false);

@@ -97,9 +97,8 @@ class Engine {
   int Subscribe(ReloadListener listener);
   void Unsubscribe(int id);
 
-  class Impl;
-
  private:
+  class Impl;  // engine/src/engine_impl.h
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

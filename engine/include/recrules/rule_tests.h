@@ -1,5 +1,9 @@
 // Inline rule tests (`recrules test`): every Lua rule file may carry `tests`, run at each load
 // and on demand.
+//
+// Ownership and threads: the report and its results are plain values owned by the caller.
+// RunRuleTests builds its own engine for the call (it shares nothing with a running Engine), so
+// it may be called from any thread, and from several at once.
 #pragma once
 
 #include <cstdint>

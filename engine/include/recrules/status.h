@@ -1,6 +1,11 @@
 // Errors as values. Every fallible call in recrules returns a Status or a Result<T>; no
 // exception crosses the public API. Messages are stable and specific so that tests (and
 // operators grepping logs) can rely on their exact text.
+//
+// Ownership and threads: Status and Result<T> are plain values that own their message (and
+// value); copy or move them freely. Like any standard type, one object may be read from many
+// threads at once but not written while it is read. Reading value() (or * and ->) of a Result
+// that is not ok() is a bug: it asserts in builds with assertions.
 #pragma once
 
 #include <cassert>
@@ -24,7 +29,8 @@ enum class StatusCode {
 // Stable lowercase name of a code ("invalid_input", ...), used in JSON error bodies.
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+// [[nodiscard]]: a Status dropped on the floor is an error nobody saw.
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
 
@@ -58,7 +64,7 @@ class Status {
 
 // A value or the Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
   Result(Status status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
@@ -66,13 +72,22 @@ class Result {
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  T& value() & {
+    assert(ok() && "Result::value() on an error");
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok() && "Result::value() on an error");
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok() && "Result::value() on an error");
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
 
  private:
   std::optional<T> value_;

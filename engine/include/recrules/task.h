@@ -16,9 +16,12 @@
 
 namespace recrules {
 
+class Task;
 namespace detail {
 struct TaskData;
-}
+// The parsed representation the engine reads (engine/src/task_data.h); not for users.
+const TaskData& DataOf(const Task& task);
+}  // namespace detail
 
 // Limits applied while parsing requests. Defaults suit the HTTP adapter.
 struct ParseLimits {
@@ -55,10 +58,8 @@ class Task {
   // The value at a dot path of the attributes as JSON text; nullopt when a step is missing.
   std::optional<std::string> AttributeJson(std::string_view dot_path) const;
 
-  // Internal: the parsed representation the engine reads.
-  const detail::TaskData& data() const { return *data_; }
-
  private:
+  friend const detail::TaskData& detail::DataOf(const Task& task);
   friend Result<struct Request> ParseRequest(std::string_view, const ParseLimits&);
   explicit Task(std::shared_ptr<const detail::TaskData> data) : data_(std::move(data)) {}
   std::shared_ptr<const detail::TaskData> data_;

@@ -558,13 +558,9 @@ Status LoadDataFiles(PolicyConfig* config, LuaProgram* program) {
     }
     auto text = ReadFile(dir + "/" + n);
     if (!text.ok()) return Status::InvalidPolicy(rel + ": " + text.status().message());
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(*text);
-    } catch (const nlohmann::json::exception&) {
-      return Status::InvalidPolicy(rel + ": malformed JSON " + DescribeJsonSyntaxError(*text));
-    }
-    program->data.emplace_back(n.substr(0, n.size() - 5), std::move(value));
+    auto value = ParsePolicyJson(*text, rel);
+    if (!value.ok()) return value.status();
+    program->data.emplace_back(n.substr(0, n.size() - 5), std::move(value).value());
     config->sources.push_back({rel, std::move(text).value()});
   }
   return Status::Ok();
@@ -702,7 +698,7 @@ std::vector<RuleTestResult> RunLuaRuleTests(const CompiledPolicy& policy,
     }
     const Rule& rule = *policy.rules[file.policy_index];
     RuleVerdict v;
-    RuleInput in{request->task.data().view, tc.event,
+    RuleInput in{DataOf(request->task).view, tc.event,
                  tc.has_now ? tc.now : int64_t(std::time(nullptr)), policy, state.get()};
     auto t0 = std::chrono::steady_clock::now();
     if (rule.AppliesTo(tc.event)) rule.Evaluate(in, &v);

@@ -386,13 +386,9 @@ bool Walk(lua_State* L, int index, std::string_view path, Element* found_element
       size_t dot = path.find('.', start);
       std::string_view step =
           path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-      object obj;
-      Element next;
-      if (cur.get(obj) != simdjson::SUCCESS || obj.at_key(step).get(next) != simdjson::SUCCESS ||
-          next.is_null()) {
-        return false;
-      }
-      cur = next;
+      auto next = PathStep(cur, step);
+      if (!next) return false;
+      cur = *next;
       if (dot == std::string_view::npos) break;
       start = dot + 1;
     }
@@ -413,6 +409,10 @@ bool Walk(lua_State* L, int index, std::string_view path, Element* found_element
     }
     lua_pushlstring(L, step.data(), step.size());
     lua_gettable(L, -2);
+    if (uint32_t i; lua_isnil(L, -1) && ArrayIndexOf(step, &i)) {
+      lua_pop(L, 1);
+      lua_geti(L, -1, lua_Integer(i) + 1);  // a sequence, indexed from 0 as task arrays are
+    }
     lua_remove(L, -2);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
