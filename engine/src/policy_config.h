@@ -31,6 +31,7 @@ const char* OnRuleErrorName(OnRuleError e);
 struct RuleLimits {
   uint64_t instructions = 1'000'000;  // per decision, per rule
   uint64_t memory_kb = 16 * 1024;     // per Lua state
+  uint64_t time_ms = 200;             // wall clock per decision, per rule
 };
 
 // A file that contributes to the policy version.

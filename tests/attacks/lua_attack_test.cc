@@ -127,24 +127,29 @@ TEST_CASE("attack: coroutines are not available, however they are reached") {
                  "attempt to read undeclared global 'coroutine'");
 }
 
-TEST_CASE("attack: string.rep bombs stop at the memory cap") {
-  CheckContained(Attack("local s = string.rep('x', 1e9)"), "memory limit exceeded");
-  CheckContained(Attack("local s = string.rep('x', 1e12)"), "resulting string too large");
-  CheckContained(Attack("local s = string.rep('abc', 1e7, ',')"), "memory limit exceeded");
-  // Nested concatenation doubling a string.
-  CheckContained(Attack("local s = 'x' for i = 1, 64 do s = s .. s end"), "memory limit exceeded");
+TEST_CASE("attack: string.rep bombs stop at the budget or the memory cap") {
+  // string.rep is charged its copies before it runs: one too large for the budget never starts.
+  CheckContained(Attack("local s = string.rep('x', 1e9)"),
+                 "attack.lua:4 (string.rep): instruction limit exceeded");
+  CheckContained(Attack("local s = string.rep('x', 1e12)"), "(string.rep): instruction limit");
+  CheckContained(Attack("local s = string.rep('abc', 1e7, ',')"), "(string.rep): instruction");
+  CheckContained(Attack("local s = string.rep('xy', math.maxinteger)"), "(string.rep)");
+  // An empty string repeated copies nothing but still loops in C once per copy.
+  CheckContained(Attack("local s = string.rep('', 1e15)"), "(string.rep): instruction limit");
+  // Nested concatenation doubling a string: its allocations are charged to the budget.
+  CheckContained(Attack("local s = 'x' for i = 1, 64 do s = s .. s end"), "limit exceeded");
   // Many small strings kept alive in a table: the memory cap or the budget, whichever first.
   CheckContained(Attack("local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end"),
                  "limit exceeded");
   CheckContained(Attack("local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end",
-                        R"({"instructions":100000000})"),
+                        R"({"instructions":100000000,"time_ms":60000})"),
                  "memory limit exceeded", 20);
-  // A count so large the result cannot exist is refused by Lua at once.
-  CheckContained(Attack("local s = string.rep('xy', math.maxinteger)"),
-                 "resulting string too large");
-  // Under a pcall: the cap still ends the rule.
+  // Under a pcall: the limit still ends the rule.
   CheckContained(Attack("for i = 1, 100 do pcall(string.rep, 'x', 1e9) end"),
-                 "memory limit exceeded");
+                 "instruction limit exceeded");
+  CheckContained(Attack("for i = 1, 100 do pcall(string.rep, 'x', 1e7) end",
+                        R"({"instructions":100000000,"time_ms":60000})"),
+                 "attack.lua:4 (string.rep): instruction limit exceeded", 20);
 }
 
 TEST_CASE("attack: patterns that backtrack are charged to the instruction budget") {
@@ -174,7 +179,8 @@ TEST_CASE("attack: patterns that backtrack are charged to the instruction budget
 }
 
 TEST_CASE("attack: deep nesting and long loops under pcall end at the limits") {
-  CheckContained(Attack("local function f() return pcall(f) end\nfor i = 1, 1e9 do f() end"),
+  CheckContained(Attack("local function f() return pcall(f) end\nfor i = 1, 1e9 do f() end",
+                        R"({"time_ms":60000})"),
                  "instruction limit exceeded");
   CheckContained(Attack("local t = {} for i = 1, 1e6 do t = {t} end return #tostring(t)"),
                  "limit exceeded");
@@ -189,8 +195,9 @@ TEST_CASE("attack: load-time attacks are refused by the loader with the file's n
   CHECK(Contains(LoadError("local t = {}\nfor i = 1, 1e9 do t[i] = i end\nreturn function() end",
                            R"({"instructions":100000000})"),
                  "memory limit exceeded"));
-  CHECK(Contains(LoadError("local s = string.rep('x', 1e9)\nreturn function() end"),
-                 "memory limit exceeded"));
+  CHECK(LoadError("local s = string.rep('x', 1e9)\nreturn function() end") ==
+        "attack.lua:1 (string.rep): instruction limit exceeded (1000000 instructions per "
+        "decision)");
   CHECK(LoadError("local x = string.find(string.rep('a', 1e5), '.-b')\nreturn function() end") ==
         "attack.lua:1 (string.find on a 100000-byte subject): instruction limit exceeded (1000000 "
         "instructions per decision)");
