@@ -324,11 +324,11 @@ TEST_CASE("attack: ipairs and pairs over a large task array or object are linear
   std::string items;
   for (int i = 0; i < 150000; ++i) items += i ? ",1" : "1";
   const std::string array_task = R"({"attributes":{"list":[)" + items + "]}}";
-  for (const char* loop :
+  for (std::string loop :
        {"for _, v in ipairs(list) do n = n + v end", "for _, v in pairs(list) do n = n + v end",
         "for i = 1, #list do n = n + list[i] end"}) {
     CAPTURE(loop);
-    Outcome o = DecideWith(std::string("local list, n = task.attributes.list, 0\n") + loop +
+    Outcome o = DecideWith("local list, n = task.attributes.list, 0\n" + loop +
                                "\nreturn recrules.skip{reason = tostring(n)}",
                            array_task);
     CAPTURE(o.error());

@@ -369,16 +369,20 @@ class LuaRuleState : public PolicyThreadState {
 
   Status Init(std::vector<RuleTestCase>* collect_tests, std::vector<uint32_t>* events);
   // Arms the limits for one run of rule code. A decision's allocations are charged to its
-  // budget (`charge_allocations`); loading the data files and rule files is not.
-  void ArmBudget(bool charge_allocations = false) {
+  // budget; loading the data files and rule files is not, and a rule file's top level gets at
+  // least kLoadTimeMs (it runs once per state, off the decisions' clock).
+  static constexpr uint64_t kLoadTimeMs = 10000;
+  void ArmBudget(bool decision = false) {
     host_.instructions_left = static_cast<int64_t>(program_->limits.instructions);
     host_.budget_exceeded = false;
     host_.time_exceeded = false;
     host_.budget_where[0] = '\0';
-    host_.deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(program_->limits.time_ms);
+    uint64_t ms =
+        decision ? program_->limits.time_ms : std::max(program_->limits.time_ms, kLoadTimeMs);
+    host_.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    armed_time_ms_ = decision ? 0 : ms;
     state_.memory().refused = false;
-    state_.memory().charge = charge_allocations ? &host_ : nullptr;
+    state_.memory().charge = decision ? &host_ : nullptr;
     lua_sethook(state_.get(), CountHook, LUA_MASKCOUNT, host_.hook_step);
   }
   // The message of a failed lua_pcall (rc != LUA_OK), with limits named.
@@ -387,8 +391,9 @@ class LuaRuleState : public PolicyThreadState {
     if (host_.budget_exceeded) {
       std::string where = host_.budget_where[0] ? host_.budget_where : name;
       if (host_.time_exceeded) {
-        return where + ": time limit exceeded (" + std::to_string(program_->limits.time_ms) +
-               " ms per decision)";
+        return where + ": time limit exceeded (" +
+               (armed_time_ms_ ? std::to_string(armed_time_ms_) + " ms at load)"
+                               : std::to_string(program_->limits.time_ms) + " ms per decision)");
       }
       return where + ": instruction limit exceeded (" +
              std::to_string(program_->limits.instructions) + " instructions per decision)";
@@ -414,6 +419,7 @@ class LuaRuleState : public PolicyThreadState {
   LuaState state_;
   std::vector<LoadedRule> rules_;
   Status broken_;
+  uint64_t armed_time_ms_ = 0;  // the time limit of a load step; 0 during a decision
 };
 
 Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<uint32_t>* events) {
@@ -493,7 +499,7 @@ void LuaRuleState::Evaluate(size_t index, const RuleInput& in, RuleVerdict* out)
   host_.rule_name = &rule.name;
   host_.next_token = 1;
   for (PendingDecision& slot : host_.slots) slot.token = 0;
-  ArmBudget(/*charge_allocations=*/true);
+  ArmBudget(/*decision=*/true);
   lua_settop(L, 0);
   lua_pushcfunction(L, MessageHandler);
   lua_pushcfunction(L, CallDecide);
