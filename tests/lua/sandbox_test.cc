@@ -184,6 +184,7 @@ TEST_CASE("issue 23: no counter, clock or address tells one decision about anoth
   // per decision instead of being addresses.
   LuaRuleFixture f;
   REQUIRE(f.Load(R"(local helper = function() end
+    local at_load = tostring(helper) .. tostring({})
     return function(task)
       local d = recrules.skip{reason = 'x'}
       return recrules.record{reason = tostring(d) .. ' ' .. tostring({}) .. ' ' ..

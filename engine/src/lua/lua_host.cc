@@ -482,6 +482,7 @@ Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<
     rules_.push_back(std::move(loaded));
   }
   lua_settop(L, 0);
+  ForgetNames(L);  // names tostring gave at load: the first decision numbers from 1 too
   lua_gc(L, LUA_GCCOLLECT);
   // Decisions make only short-lived garbage (views, strings): the generational mode suits it.
   lua_gc(L, LUA_GCGEN, 0, 0);
