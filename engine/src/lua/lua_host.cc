@@ -379,7 +379,8 @@ class LuaRuleState : public PolicyThreadState {
     host_.budget_where[0] = '\0';
     uint64_t ms =
         decision ? program_->limits.time_ms : std::max(program_->limits.time_ms, kLoadTimeMs);
-    host_.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    host_.time_limit = std::chrono::milliseconds(ms);
+    host_.deadline = {};
     armed_time_ms_ = decision ? 0 : ms;
     state_.memory().refused = false;
     state_.memory().charge = decision ? &host_ : nullptr;

@@ -84,8 +84,12 @@ struct HostContext {
   bool budget_exceeded = false;  // a limit stopped the rule: every further instruction fails
   bool time_exceeded = false;    // ... and it was the time limit
   char budget_where[96] = {0};   // "rule.lua:12" where the budget ran out
-  // Wall-clock deadline of the evaluation in progress (limits.time_ms), checked by the hook.
-  std::chrono::steady_clock::time_point deadline;
+  // Wall-clock limit of the evaluation in progress (limits.time_ms), checked by the hook.
+  // The clock is read first when the hook first runs (after hook_step instructions) or a large
+  // call is charged, so the many rules that finish sooner never read it.
+  std::chrono::milliseconds time_limit{0};
+  std::chrono::steady_clock::time_point deadline;  // zero until the clock is first read
+  bool names_used = false;                         // tostring numbered a value in this evaluation
   // Decisions made in the current evaluation. Tokens count from 1 in every evaluation, so
   // a token says nothing of earlier ones.
   static constexpr int kSlots = 4;

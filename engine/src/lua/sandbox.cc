@@ -411,6 +411,7 @@ void PushStableName(lua_State* L, int index) {
   index = lua_absindex(L, index);
   luaL_checkstack(L, 4, "naming a value");
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kNamesKey) != LUA_TTABLE) {
+    Host(L)->names_used = true;
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
@@ -767,6 +768,16 @@ void NoteWhere(lua_State* L, lua_Debug* ar, const std::string& detail) {
   h->budget_where[n] = '\0';
 }
 
+// Reads the clock; the first read of an evaluation sets its deadline.
+bool PastDeadline(HostContext* h) {
+  auto now = std::chrono::steady_clock::now();
+  if (h->deadline == std::chrono::steady_clock::time_point{}) {
+    h->deadline = now + h->time_limit;
+    return false;
+  }
+  return now >= h->deadline;
+}
+
 const char* LimitMessage(const HostContext* h) {
   return h->time_exceeded ? "time limit exceeded" : "instruction limit exceeded";
 }
@@ -777,7 +788,7 @@ void CountHook(lua_State* L, lua_Debug* ar) {
   HostContext* h = Host(L);
   h->instructions_left -= h->hook_step;
   if (!h->budget_exceeded) {
-    if (h->instructions_left > 0 && std::chrono::steady_clock::now() < h->deadline) return;
+    if (h->instructions_left > 0 && !PastDeadline(h)) return;
     h->budget_exceeded = true;
     h->time_exceeded = h->instructions_left > 0;
     NoteWhere(L, ar, "");
@@ -798,7 +809,7 @@ bool ChargeWork(lua_State* L, double instructions) {
   }
   h->instructions_left -= int64_t(instructions);
   // Large work is worth a look at the clock.
-  if (instructions >= h->hook_step && std::chrono::steady_clock::now() >= h->deadline) {
+  if (instructions >= h->hook_step && PastDeadline(h)) {
     h->time_exceeded = true;
     return false;
   }
@@ -823,6 +834,9 @@ int LimitExceeded(lua_State* L, const std::string& detail, std::string* error) {
 }
 
 void ForgetNames(lua_State* L) {
+  HostContext* h = Host(L);
+  if (!h->names_used) return;
+  h->names_used = false;
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kNamesKey);
 }
