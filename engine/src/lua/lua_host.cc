@@ -469,7 +469,10 @@ Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<
     lua_pushcfunction(L, FreezeRuleProtected);
     lua_pushlightuserdata(L, &job);
     rc = lua_pcall(L, 1, 0, 1);
-    if (rc != LUA_OK) return Status::InvalidPolicy(file.name + ": " + Failure(rc, file.name));
+    if (rc != LUA_OK) {
+      std::string why = Failure(rc, file.name);  // freezing runs no rule line: name the file
+      return Status::InvalidPolicy(why.rfind(file.name, 0) == 0 ? why : file.name + ": " + why);
+    }
     for (int ref : {job.rule_ref, job.env_ref, job.tests_ref}) {
       if (ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, ref);
     }
