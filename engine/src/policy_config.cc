@@ -442,6 +442,13 @@ Result<PolicyConfig> LoadPolicyConfig(const std::string& path) {
                                                   " (4 GiB), got " + n->dump());
         }
       }
+      if (auto* n = v.Get(*l, "recrules.limits", "time_ms", json::value_t::number_unsigned,
+                          "a positive integer")) {
+        cfg.limits.time_ms = n->get<uint64_t>();
+        if (cfg.limits.time_ms < 1 || cfg.limits.time_ms > 60000) {
+          v.Fail("recrules.limits.time_ms", "must be between 1 and 60000, got " + n->dump());
+        }
+      }
     }
   }
   if (!v.ok()) return Status::InvalidPolicy(v.error());

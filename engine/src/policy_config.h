@@ -36,6 +36,7 @@ constexpr uint64_t kMinMemoryKb = 256, kMaxMemoryKb = uint64_t(4) << 20;
 struct RuleLimits {
   uint64_t instructions = 1'000'000;  // per decision, per rule
   uint64_t memory_kb = 16 * 1024;     // per Lua state
+  uint64_t time_ms = 200;             // wall clock per decision, per rule
 };
 
 // A file that contributes to the policy version.

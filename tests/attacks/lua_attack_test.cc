@@ -127,24 +127,29 @@ TEST_CASE("attack: coroutines are not available, however they are reached") {
                  "attempt to read undeclared global 'coroutine'");
 }
 
-TEST_CASE("attack: string.rep bombs stop at the memory cap") {
-  CheckContained(Attack("local s = string.rep('x', 1e9)"), "memory limit exceeded");
-  CheckContained(Attack("local s = string.rep('x', 1e12)"), "resulting string too large");
-  CheckContained(Attack("local s = string.rep('abc', 1e7, ',')"), "memory limit exceeded");
-  // Nested concatenation doubling a string.
-  CheckContained(Attack("local s = 'x' for i = 1, 64 do s = s .. s end"), "memory limit exceeded");
+TEST_CASE("attack: string.rep bombs stop at the budget or the memory cap") {
+  // string.rep is charged its copies before it runs: one too large for the budget never starts.
+  CheckContained(Attack("local s = string.rep('x', 1e9)"),
+                 "attack.lua:4 (string.rep): instruction limit exceeded");
+  CheckContained(Attack("local s = string.rep('x', 1e12)"), "(string.rep): instruction limit");
+  CheckContained(Attack("local s = string.rep('abc', 1e7, ',')"), "(string.rep): instruction");
+  CheckContained(Attack("local s = string.rep('xy', math.maxinteger)"), "(string.rep)");
+  // An empty string repeated copies nothing but still loops in C once per copy.
+  CheckContained(Attack("local s = string.rep('', 1e15)"), "(string.rep): instruction limit");
+  // Nested concatenation doubling a string: its allocations are charged to the budget.
+  CheckContained(Attack("local s = 'x' for i = 1, 64 do s = s .. s end"), "limit exceeded");
   // Many small strings kept alive in a table: the memory cap or the budget, whichever first.
   CheckContained(Attack("local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end"),
                  "limit exceeded");
   CheckContained(Attack("local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end",
-                        R"({"instructions":100000000})"),
+                        R"({"instructions":100000000,"time_ms":60000})"),
                  "memory limit exceeded", 20);
-  // A count so large the result cannot exist is refused by Lua at once.
-  CheckContained(Attack("local s = string.rep('xy', math.maxinteger)"),
-                 "resulting string too large");
-  // Under a pcall: the cap still ends the rule.
+  // Under a pcall: the limit still ends the rule.
   CheckContained(Attack("for i = 1, 100 do pcall(string.rep, 'x', 1e9) end"),
-                 "memory limit exceeded");
+                 "instruction limit exceeded");
+  CheckContained(Attack("for i = 1, 100 do pcall(string.rep, 'x', 1e7) end",
+                        R"({"instructions":100000000,"time_ms":60000})"),
+                 "attack.lua:4 (string.rep): instruction limit exceeded", 20);
 }
 
 TEST_CASE("attack: patterns that backtrack are charged to the instruction budget") {
@@ -174,7 +179,8 @@ TEST_CASE("attack: patterns that backtrack are charged to the instruction budget
 }
 
 TEST_CASE("attack: deep nesting and long loops under pcall end at the limits") {
-  CheckContained(Attack("local function f() return pcall(f) end\nfor i = 1, 1e9 do f() end"),
+  CheckContained(Attack("local function f() return pcall(f) end\nfor i = 1, 1e9 do f() end",
+                        R"({"time_ms":60000})"),
                  "instruction limit exceeded");
   CheckContained(Attack("local t = {} for i = 1, 1e6 do t = {t} end return #tostring(t)"),
                  "limit exceeded");
@@ -189,8 +195,9 @@ TEST_CASE("attack: load-time attacks are refused by the loader with the file's n
   CHECK(Contains(LoadError("local t = {}\nfor i = 1, 1e9 do t[i] = i end\nreturn function() end",
                            R"({"instructions":100000000})"),
                  "memory limit exceeded"));
-  CHECK(Contains(LoadError("local s = string.rep('x', 1e9)\nreturn function() end"),
-                 "memory limit exceeded"));
+  CHECK(LoadError("local s = string.rep('x', 1e9)\nreturn function() end") ==
+        "attack.lua:1 (string.rep): instruction limit exceeded (1000000 instructions per "
+        "decision)");
   CHECK(LoadError("local x = string.find(string.rep('a', 1e5), '.-b')\nreturn function() end") ==
         "attack.lua:1 (string.find on a 100000-byte subject): instruction limit exceeded (1000000 "
         "instructions per decision)");
@@ -287,4 +294,132 @@ TEST_CASE("attack: rule and data files must stay inside the policy folder") {
     REQUIRE((*engine)->Decide("{}", {}, &d).ok());
     CHECK(d.reason == "nil:1");
   }
+}
+
+namespace {
+
+// Decides `task` with one rule `decide` (a function body) and returns the decision and time.
+Outcome DecideWith(const std::string& decide, const std::string& task,
+                   const std::string& limits = "{}") {
+  TempDir dir;
+  dir.Write("rule.lua", "return function(task, ctx)\n" + decide + "\nend\n");
+  dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"default":"record",)"
+                           R"("on_rule_error":"skip","limits":)" +
+                               limits + "}}");
+  auto engine = recrules::Engine::Open(dir.path());
+  REQUIRE_MESSAGE(engine.ok(), engine.status().message());
+  Outcome out;
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE((*engine)->Decide(task, {}, &out.attacked).ok());
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace
+
+// Issue 23: simdjson finds array element i, or a key, by walking from the start, so these
+// loops were quadratic: 150 000 elements took 11.7 s in one decision, 40 000 keys 1.1 s. They
+// are linear now (a few milliseconds); the bound is loose for sanitizer builds.
+TEST_CASE("attack: ipairs and pairs over a large task array or object are linear") {
+  std::string items;
+  for (int i = 0; i < 150000; ++i) items += i ? ",1" : "1";
+  const std::string array_task = R"({"attributes":{"list":[)" + items + "]}}";
+  for (std::string loop :
+       {"for _, v in ipairs(list) do n = n + v end", "for _, v in pairs(list) do n = n + v end",
+        "for i = 1, #list do n = n + list[i] end"}) {
+    CAPTURE(loop);
+    Outcome o = DecideWith("local list, n = task.attributes.list, 0\n" + loop +
+                               "\nreturn recrules.skip{reason = tostring(n)}",
+                           array_task);
+    CAPTURE(o.error());
+    CHECK(o.attacked.reason == "150000");
+    CHECK(o.seconds < 3);
+  }
+  std::string fields;
+  for (int i = 0; i < 40000; ++i) fields += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
+  Outcome o = DecideWith(
+      "local n = 0 for k, v in pairs(task.attributes.o) do n = n + v end\n"
+      "return recrules.skip{reason = tostring(n)}",
+      R"({"attributes":{"o":{)" + fields + "}}}");
+  CAPTURE(o.error());
+  CHECK(o.attacked.reason == "40000");
+  CHECK(o.seconds < 3);
+  // What stays quadratic (a fresh view each time, looked up from the start) is charged to the
+  // budget by the elements walked, so it ends at the limit instead of stalling the thread.
+  o = DecideWith(
+      "local n = 0 for i = 1, 150000 do n = n + task.attributes.list[i] end\n"
+      "return recrules.skip{reason = tostring(n)}",
+      array_task);
+  CHECK(o.attacked.action == recrules::Action::kSkip);
+  CHECK(Contains(o.error(), "task values): instruction limit exceeded"));
+  CHECK(o.seconds < 3);
+  o = DecideWith(
+      "local o, n = task.attributes.o, 0 for i = 1, 1e6 do n = n + (o.k39999 or 0) end\n"
+      "return recrules.skip{reason = tostring(n)}",
+      R"({"attributes":{"o":{)" + fields + "}}}");
+  CHECK(Contains(o.error(), "rule.lua:2 (walking 40000 task values): instruction limit exceeded"));
+  CHECK(o.seconds < 3);
+}
+
+// Issue 23: C functions doing work in proportion to their arguments ran for seconds on one
+// instruction each (s:upper() on 3 MB in a loop: 8.3 s within the budget).
+TEST_CASE("attack: work in C is charged to the budget by its size") {
+  CheckContained(Attack("local s = string.rep('a', 3e6) for i = 1, 1e6 do s = s:upper() end"),
+                 "instruction limit exceeded");
+  CheckContained(Attack("local s = string.rep('a', 1e6) for i = 1, 1e6 do local t = s .. s end"),
+                 "instruction limit exceeded");
+  CheckContained(Attack("local s = string.rep(' ', 1e6) for i = 1, 1e6 do load(s) end"),
+                 "attack.lua:4 (load of a 1000000-byte chunk): instruction limit exceeded");
+  CheckContained(Attack("load(function() return 'x' end)"),
+                 "bad argument #1 to 'load' (a string expected, got function; reader functions "
+                 "are not available to rules)");
+  CheckContained(Attack("local t = {list = {}} for i = 1, 1e5 do t.list[i] = i end\n"
+                        "for i = 1, 1e6 do recrules.matches(t, 'list', -1) end"),
+                 "(recrules.matches over 100001 items): instruction limit exceeded");
+  CheckContained(
+      Attack("local s = string.rep('a', 1e6) for i = 1, 1e6 do s:find('b', 1, true) end"),
+      "(string.find on a 1000000-byte subject): instruction limit exceeded");
+  CheckContained(Attack("local t = {} for i = 1, 1e5 do t[i] = i end\n"
+                        "for i = 1, 1e6 do table.insert(t, 1, i) table.remove(t, 1) end"),
+                 "instruction limit exceeded");
+  CheckContained(Attack("local t = {} for i = 1, 2e5 do t[i] = i end\n"
+                        "for i = 1, 1e6 do local a, b = table.unpack(t) end"),
+                 "(table.unpack): instruction limit exceeded");
+  CheckContained(Attack("local s = string.rep('a', 1e5) for i = 1, 1e6 do s:byte(1, -1) end"),
+                 "(string.byte): instruction limit exceeded");
+  // An expected table is serialised for every element it is compared with.
+  std::string big = "{";
+  for (int i = 0; i < 2000; ++i) big += "'value number " + std::to_string(i) + "',";
+  big += "}";
+  TempDir dir;
+  dir.Write("rule.lua", "local BIG = " + big + R"(
+    return function(task)
+      for i = 1, 1e6 do recrules.matches(task.attributes, 'list', BIG) end
+    end)");
+  dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"on_rule_error":"skip"}})");
+  auto engine = recrules::Engine::Open(dir.path());
+  REQUIRE(engine.ok());
+  recrules::Decision d;
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE((*engine)->Decide(R"({"attributes":{"list":[1,2,3,4,5,6,7,8,9,10]}})", {}, &d).ok());
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 10);
+  REQUIRE(d.rule_errors.size() == 1);
+  CHECK(Contains(d.rule_errors[0], "-byte expected table): instruction limit exceeded"));
+}
+
+// Issue 23: what the instruction budget cannot see (long string comparisons, big varargs: one
+// VM instruction each) is bounded by the wall-clock limit, checked by the same hook.
+TEST_CASE("attack: limits.time_ms ends a rule that runs too long") {
+  CheckContained(Attack("while true do end", R"({"instructions":1000000000000,"time_ms":50})"),
+                 "attack.lua:4: time limit exceeded (50 ms per decision)");
+  CheckContained(Attack("local a, b = string.rep('a', 4e6), string.rep('a', 4e6)\n"
+                        "local n = 0 while true do if a == b then n = n + 1 end end",
+                        R"({"instructions":1000000000000,"time_ms":50})"),
+                 "time limit exceeded (50 ms per decision)");
+  // pcall cannot swallow it either.
+  CheckContained(Attack("for i = 1, 1e9 do pcall(function() while true do end end) end",
+                        R"({"instructions":1000000000000,"time_ms":50})"),
+                 "time limit exceeded (50 ms per decision)");
+  CHECK(Contains(LoadError("return function() end", R"({"time_ms":0})"),
+                 "policy.json: recrules.limits.time_ms: must be between 1 and 60000, got 0"));
 }

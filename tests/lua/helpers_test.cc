@@ -2,7 +2,12 @@
 // localtime, data files, log, the clock.
 #include <doctest/doctest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "lua_test_util.h"
 
@@ -143,6 +148,16 @@ TEST_CASE("recrules.localtime: IANA zones across DST") {
   CHECK(Reason("(function() local t = recrules.localtime('Asia/Kolkata') return t.hour .. ':' .. "
                "t.min end)()") == "record: 3:43");
   LuaRuleFixture f;
+  // Issue 23: 1e300 gave year 219 250 468 (and NaN was undefined behaviour).
+  CHECK(f.Decide("return recrules.localtime('UTC', 1e300)") ==
+        "error: rule.lua:2: recrules.localtime: bad argument #2 (unix seconds between "
+        "-62135596800 and 253402300799 (years 1 to 9999) expected, got 1e+300)");
+  CHECK(f.Decide("return recrules.localtime('UTC', 0/0)").find("bad argument #2 (unix seconds") !=
+        std::string::npos);
+  CHECK(f.Decide("return recrules.localtime('UTC', -1e100)").find("got -1e+100)") !=
+        std::string::npos);
+  CHECK(Reason("recrules.localtime('UTC', 253402300799).year") == "record: 9999");
+  CHECK(Reason("recrules.localtime('UTC', -62135596800).year") == "record: 1");
   CHECK(f.Decide("return recrules.localtime('Mars/Olympus_Mons')") ==
         "error: rule.lua:2: recrules.localtime: unknown time zone \"Mars/Olympus_Mons\"");
   CHECK(f.Decide("return recrules.localtime('../../etc/passwd')") ==
@@ -192,4 +207,32 @@ TEST_CASE("recrules.log reaches the engine's logger") {
                  "recrules.log.error('bad') return nil") == "pass");
   CHECK(f.Decide("recrules.log.info({})") ==
         "error: rule.lua:2: recrules.log: a message string expected, got table");
+}
+
+// Issue 23: task values reached the log raw, so a newline forged a log line and ANSI escapes
+// reached the terminal of whoever read it.
+TEST_CASE("issue 23: recrules.log and error messages escape control characters") {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  spdlog::set_level(spdlog::level::info);
+  LuaRuleFixture f;
+  REQUIRE(f.Load(R"(return function(task)
+    recrules.log.info(task.attributes.note)
+    error(task.attributes.note)
+  end)")
+              .ok());
+  // JSON escapes: a newline, CR, tab, ESC (ANSI colours), DEL, U+009B (a C1 CSI), NUL.
+  const std::string forged =
+      R"(x\ninfo policy reloaded (api)\r\t\u001b[31mred\u001b[0m \u007f \u009b2J \u0000)";
+  std::string result = f.Run(R"({"attributes":{"note":")" + forged + R"("}})");
+  spdlog::set_default_logger(previous);
+  const std::string escaped =
+      R"(x\ninfo policy reloaded (api)\r\t\x1b[31mred\x1b[0m \x7f \u009b2J \x00)";
+  CHECK(result == "error: rule.lua:3: " + escaped);
+  std::string logged = out.str();
+  CHECK(logged.find("rule rule.lua: " + escaped + "\n") != std::string::npos);
+  CHECK(std::count(logged.begin(), logged.end(), '\n') == 1);
+  CHECK(logged.find('\x1b') == std::string::npos);
 }

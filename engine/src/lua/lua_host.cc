@@ -63,6 +63,17 @@ void* LimitedAlloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     m->refused = true;
     return nullptr;
   }
+  if (m->charge != nullptr && nsize > old) {
+    // Work in C grows with what it allocates: charge it, and once the budget is spent make
+    // the next instruction fail (the count hook names the line).
+    HostContext* h = m->charge;
+    h->instructions_left -= static_cast<int64_t>((nsize - old) / kBytesPerInstruction);
+    if (h->instructions_left <= 0 && !h->budget_exceeded) {
+      h->budget_exceeded = true;
+      h->budget_where[0] = '\0';
+      lua_sethook(h->state, CountHook, LUA_MASKCOUNT, 1);
+    }
+  }
   void* p = std::realloc(ptr, nsize);
   if (p == nullptr) return nullptr;
   m->used = m->used - old + nsize;
@@ -348,6 +359,7 @@ class LuaRuleState : public PolicyThreadState {
   }
 
   void Evaluate(size_t index, const RuleInput& in, RuleVerdict* out);
+  size_t memory_used() { return state_.memory().used; }
   // Every evaluation on this state fails with `why` (the state could not be built).
   void MarkBroken(Status why) { broken_ = std::move(why); }
 
@@ -356,25 +368,44 @@ class LuaRuleState : public PolicyThreadState {
       : program_(std::move(program)), state_(program_->limits.memory_kb * 1024) {}
 
   Status Init(std::vector<RuleTestCase>* collect_tests, std::vector<uint32_t>* events);
-  void ArmBudget() {
+  // Arms the limits for one run of rule code. A decision's allocations are charged to its
+  // budget; loading the data files and rule files is not, and a rule file's top level gets at
+  // least kLoadTimeMs (it runs once per state, off the decisions' clock).
+  static constexpr uint64_t kLoadTimeMs = 10000;
+  void ArmBudget(bool decision = false) {
     host_.instructions_left = static_cast<int64_t>(program_->limits.instructions);
     host_.budget_exceeded = false;
+    host_.time_exceeded = false;
+    host_.budget_where[0] = '\0';
+    uint64_t ms =
+        decision ? program_->limits.time_ms : std::max(program_->limits.time_ms, kLoadTimeMs);
+    host_.time_limit = std::chrono::milliseconds(ms);
+    host_.deadline = {};
+    armed_time_ms_ = decision ? 0 : ms;
     state_.memory().refused = false;
+    state_.memory().charge = decision ? &host_ : nullptr;
     lua_sethook(state_.get(), CountHook, LUA_MASKCOUNT, host_.hook_step);
   }
   // The message of a failed lua_pcall (rc != LUA_OK), with limits named.
   std::string Failure(int rc, const std::string& name) {
     lua_State* L = state_.get();
     if (host_.budget_exceeded) {
-      return std::string(host_.budget_where[0] ? host_.budget_where : name.c_str()) +
-             ": instruction limit exceeded (" + std::to_string(program_->limits.instructions) +
-             " instructions per decision)";
+      std::string where = host_.budget_where[0] ? host_.budget_where : name;
+      if (host_.time_exceeded) {
+        return where + ": time limit exceeded (" +
+               (armed_time_ms_ ? std::to_string(armed_time_ms_) + " ms at load)"
+                               : std::to_string(program_->limits.time_ms) + " ms per decision)");
+      }
+      return where + ": instruction limit exceeded (" +
+             std::to_string(program_->limits.instructions) + " instructions per decision)";
     }
     if (rc == LUA_ERRMEM || state_.memory().refused) {
       return name + ": memory limit exceeded (" + LimitName(program_->limits) + ")";
     }
-    const char* msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
-    return msg ? msg : name + ": error";
+    // error() messages carry task values; they reach the log.
+    size_t n = 0;
+    const char* msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : nullptr;
+    return msg ? EscapeForLog(std::string_view(msg, n)) : name + ": error";
   }
 
   struct LoadedRule {
@@ -389,12 +420,14 @@ class LuaRuleState : public PolicyThreadState {
   LuaState state_;
   std::vector<LoadedRule> rules_;
   Status broken_;
+  uint64_t armed_time_ms_ = 0;  // the time limit of a load step; 0 during a decision
 };
 
 Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<uint32_t>* events) {
   lua_State* L = state_.get();
   if (L == nullptr) return Status::InvalidPolicy("cannot create a Lua state: out of memory");
   *static_cast<HostContext**>(lua_getextraspace(L)) = &host_;
+  host_.state = L;
   host_.default_pause_behavior = program_->default_pause_behavior;
   host_.copy_task = program_->passing.load() == TaskPassing::kCopy;
   // Precise enough for small budgets, cheap for large ones.
@@ -436,7 +469,10 @@ Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<
     lua_pushcfunction(L, FreezeRuleProtected);
     lua_pushlightuserdata(L, &job);
     rc = lua_pcall(L, 1, 0, 1);
-    if (rc != LUA_OK) return Status::InvalidPolicy(Failure(rc, file.name));
+    if (rc != LUA_OK) {
+      std::string why = Failure(rc, file.name);  // freezing runs no rule line: name the file
+      return Status::InvalidPolicy(why.rfind(file.name, 0) == 0 ? why : file.name + ": " + why);
+    }
     for (int ref : {job.rule_ref, job.env_ref, job.tests_ref}) {
       if (ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, ref);
     }
@@ -450,6 +486,7 @@ Status LuaRuleState::Init(std::vector<RuleTestCase>* collect_tests, std::vector<
     rules_.push_back(std::move(loaded));
   }
   lua_settop(L, 0);
+  ForgetNames(L);  // names tostring gave at load: the first decision numbers from 1 too
   lua_gc(L, LUA_GCCOLLECT);
   // Decisions make only short-lived garbage (views, strings): the generational mode suits it.
   lua_gc(L, LUA_GCGEN, 0, 0);
@@ -465,8 +502,9 @@ void LuaRuleState::Evaluate(size_t index, const RuleInput& in, RuleVerdict* out)
   const LoadedRule& rule = rules_[index];
   host_.input = &in;
   host_.rule_name = &rule.name;
-  host_.first_token = host_.next_token;
-  ArmBudget();
+  host_.next_token = 1;
+  for (PendingDecision& slot : host_.slots) slot.token = 0;
+  ArmBudget(/*decision=*/true);
   lua_settop(L, 0);
   lua_pushcfunction(L, MessageHandler);
   lua_pushcfunction(L, CallDecide);
@@ -479,7 +517,7 @@ void LuaRuleState::Evaluate(size_t index, const RuleInput& in, RuleVerdict* out)
   } else if (lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
     uint64_t token = reinterpret_cast<uintptr_t>(lua_touserdata(L, -1));
     PendingDecision& slot = host_.slots[token % HostContext::kSlots];
-    if (token < host_.first_token || token >= host_.next_token || slot.token != token) {
+    if (token < 1 || token >= host_.next_token || slot.token != token) {
       out->Fail(rule.name +
                 ": decide returned a decision that was not made in this decision "
                 "(return the value of recrules.record/skip/pause directly)");
@@ -515,6 +553,8 @@ void LuaRuleState::Evaluate(size_t index, const RuleInput& in, RuleVerdict* out)
     }
     lua_settop(L, 0);
   }
+  ForgetNames(L);
+  state_.memory().charge = nullptr;
   host_.generation++;  // views made during this evaluation are now stale
   host_.input = nullptr;
   if (state_.memory().refused || state_.memory().used > state_.memory().cap / 2) {
@@ -730,6 +770,10 @@ void SetTaskPassing(const CompiledPolicy& policy, TaskPassing passing) {
 
 void SetKeepUpvaluesForTesting(const CompiledPolicy& policy, bool keep) {
   if (policy.lua) policy.lua->keep_upvalues.store(keep);
+}
+
+size_t LuaMemoryUsedForTesting(PolicyThreadState* state) {
+  return static_cast<LuaRuleState*>(state)->memory_used();
 }
 
 }  // namespace recrules::detail

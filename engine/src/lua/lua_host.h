@@ -48,4 +48,7 @@ void SetTaskPassing(const CompiledPolicy& policy, TaskPassing passing);
 // past its decision is refused.
 void SetKeepUpvaluesForTesting(const CompiledPolicy& policy, bool keep);
 
+// For tests: the bytes a thread's Lua state holds (rules cannot ask: collectgarbage is absent).
+size_t LuaMemoryUsedForTesting(PolicyThreadState* state);
+
 }  // namespace recrules::detail

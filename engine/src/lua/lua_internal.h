@@ -8,11 +8,13 @@ extern "C" {
 #include <lualib.h>
 }
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,12 +26,22 @@ extern "C" {
 
 namespace recrules::detail {
 
+struct HostContext;
+
 // Memory accounting for one lua_State: the allocator refuses growth past `cap`.
 struct MemoryAccount {
   size_t used = 0;
   size_t cap = 0;
   bool refused = false;  // set when an allocation was refused (cleared per evaluation)
+  // During a decision, the host whose instruction budget pays for the bytes allocated: C
+  // functions (s:upper(), s .. s, string.rep) do work in proportion to what they allocate,
+  // where the count hook does not run.
+  HostContext* charge = nullptr;
 };
+
+// Allocation and work charged against the instruction budget (see docs/rules.md, Limits).
+constexpr size_t kBytesPerInstruction = 16;
+constexpr double kElementsPerInstruction = 4;  // task elements or table items walked in C
 
 // Owns a lua_State and its memory account (the allocator's user data, so it must outlive
 // the state). Registry references taken on the state are released by lua_close.
@@ -61,6 +73,7 @@ struct PendingDecision {
 // What the C functions Lua calls can see of the host: one per lua_State, reachable through
 // lua_getextraspace. Only ever used by the thread that owns the state.
 struct HostContext {
+  lua_State* state = nullptr;
   const RuleInput* input = nullptr;  // the decision in progress; null between decisions
   const std::string* rule_name = nullptr;
   uint64_t generation = 1;  // views made during an evaluation carry it; bumped after each one
@@ -68,13 +81,20 @@ struct HostContext {
   int64_t instruction_limit = 0;
   int64_t instructions_left = 0;
   int hook_step = 100;
-  bool budget_exceeded = false;
-  char budget_where[96] = {0};  // "rule.lua:12" where the budget ran out
-  // Decisions made in the current evaluation.
+  bool budget_exceeded = false;  // a limit stopped the rule: every further instruction fails
+  bool time_exceeded = false;    // ... and it was the time limit
+  char budget_where[96] = {0};   // "rule.lua:12" where the budget ran out
+  // Wall-clock limit of the evaluation in progress (limits.time_ms), checked by the hook.
+  // The clock is read first when the hook first runs (after hook_step instructions) or a large
+  // call is charged, so the many rules that finish sooner never read it.
+  std::chrono::milliseconds time_limit{0};
+  std::chrono::steady_clock::time_point deadline;  // zero until the clock is first read
+  bool names_used = false;                         // tostring numbered a value in this evaluation
+  // Decisions made in the current evaluation. Tokens count from 1 in every evaluation, so
+  // a token says nothing of earlier ones.
   static constexpr int kSlots = 4;
   PendingDecision slots[kSlots];
   uint64_t next_token = 1;
-  uint64_t first_token = 1;  // tokens below this belong to earlier evaluations
   PauseBehavior default_pause_behavior = PauseBehavior::kSkip;
   // Registry refs of the view metatables and the config table.
   int task_meta = LUA_NOREF, worker_meta = LUA_NOREF, json_meta = LUA_NOREF;
@@ -143,8 +163,20 @@ void Freeze(lua_State* L, int index, int upvalues_index);
 void PushJson(lua_State* L, const nlohmann::json& value, int depth = 0);
 // Message handler for lua_pcall: keeps string messages, describes other error objects.
 int MessageHandler(lua_State* L);
-// The instruction budget's count hook.
+// The instruction budget's count hook; it also enforces the time limit.
 void CountHook(lua_State* L, lua_Debug* ar);
+// Charges `instructions` of work a C function does (the count hook does not run in C) against
+// the budget. False when it does not fit or the time is up: then call LimitExceeded.
+bool ChargeWork(lua_State* L, double instructions);
+// Marks the budget spent (every further instruction fails, so pcall cannot swallow it), notes
+// the calling rule line plus `detail` ("string.find on a 5000-byte subject") for the message,
+// sets `error` and returns -1 (a LuaBody's failure).
+int LimitExceeded(lua_State* L, const std::string& detail, std::string* error);
+// Forgets the names tostring gave tables and functions ("table: 1") in this evaluation.
+void ForgetNames(lua_State* L);
+// `text` for the operational log: control characters (newlines, ANSI escapes, C1 controls)
+// written as \n, \r, \t or \xNN, so a task value cannot forge log lines or reach a terminal.
+std::string EscapeForLog(std::string_view text);
 // Pushes what to iterate for the table at `index`: its store when frozen, else itself.
 // Returns the pushed value's index.
 int PushIterable(lua_State* L, int index);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string_view>
+#include <type_traits>
 
 #include "lua/lua_internal.h"
 #include "lua/time_zone.h"
@@ -24,6 +25,11 @@ struct View {
   Kind kind;
   uint64_t generation;
   Element element;
+  // For an array: where the last t[i] was found. simdjson reaches element i by walking from
+  // the first, so ipairs and `for i = 1, #t` resume from here instead (linear, not quadratic).
+  bool has_cursor = false;
+  size_t cursor_index = 0;
+  array::iterator cursor;
 };
 
 int MetaRef(HostContext* h, View::Kind kind) {
@@ -41,7 +47,8 @@ int MetaRef(HostContext* h, View::Kind kind) {
 void PushView(lua_State* L, View::Kind kind, Element element) {
   HostContext* h = Host(L);
   void* mem = lua_newuserdatauv(L, sizeof(View), 0);
-  new (mem) View{View::kMagic, kind, h->generation, element};
+  new (mem) View{View::kMagic, kind, h->generation, element, false, 0, {}};
+  static_assert(std::is_trivially_destructible_v<View>, "Lua frees views without a destructor");
   lua_rawgeti(L, LUA_REGISTRYINDEX, MetaRef(h, kind));
   lua_setmetatable(L, -2);
 }
@@ -199,28 +206,47 @@ int WorkerIndexBody(lua_State* L, std::string* error) {
   return 1;
 }
 
-// __index of an object or array inside the task.
+// __index of an object or array inside the task. The keys or elements walked to find the
+// value are charged to the instruction budget (simdjson finds both by walking).
 int JsonIndexBody(lua_State* L, std::string* error) {
   View* v = ToView(L, 1);
   if (Stale(L, v)) {
     *error = kStale;
     return -1;
   }
-  Element found;
+  size_t walked = 0;
+  bool found = false;
   if (v->element.is_object()) {
     std::string_view key = KeyOf(L, 2);
-    if (key.data() != nullptr && object(v->element).at_key(key).get(found) == simdjson::SUCCESS) {
-      PushElement(L, found);
-      return 1;
+    if (key.data() != nullptr) {
+      for (auto field : object(v->element)) {
+        ++walked;
+        if (field.key == key) {
+          PushElement(L, field.value);
+          found = true;
+          break;
+        }
+      }
     }
   } else if (lua_isinteger(L, 2)) {
+    array arr(v->element);
     lua_Integer i = lua_tointeger(L, 2);
-    if (i >= 1 && array(v->element).at(size_t(i - 1)).get(found) == simdjson::SUCCESS) {
-      PushElement(L, found);
-      return 1;
+    if (i >= 1 && size_t(i - 1) < arr.size()) {
+      size_t want = size_t(i - 1);
+      if (!v->has_cursor || want < v->cursor_index) {
+        v->cursor = arr.begin();
+        v->cursor_index = 0;
+        v->has_cursor = true;
+      }
+      for (; v->cursor_index < want; ++v->cursor_index, ++walked) ++v->cursor;
+      PushElement(L, *v->cursor);
+      found = true;
     }
   }
-  lua_pushnil(L);
+  if (walked > 8 && !ChargeWork(L, double(walked) / kElementsPerInstruction)) {
+    return LimitExceeded(L, "walking " + std::to_string(walked) + " task values", error);
+  }
+  if (!found) lua_pushnil(L);
   return 1;
 }
 
@@ -234,36 +260,39 @@ int JsonLenBody(lua_State* L, std::string* error) {
   return 1;
 }
 
-// The iterator pairs() returns for a view: upvalue 1 is the position.
+// Where pairs() over a view is: the iterator's upvalue, with the view as its user value.
+struct PairsCursor {
+  bool is_object;
+  array::iterator item, items_end;
+  object::iterator field, fields_end;
+  lua_Integer n = 0;
+};
+
+// The iterator pairs() returns for a view: resumes where it left off, so a whole walk is
+// linear in the view's size.
 int JsonNextBody(lua_State* L, std::string* error) {
-  View* v = ToView(L, 1);
-  if (v == nullptr || Stale(L, v)) {
+  auto* c = static_cast<PairsCursor*>(lua_touserdata(L, lua_upvalueindex(1)));
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  View* v = ToView(L, -1);
+  if (v == nullptr || Stale(L, v) || !lua_rawequal(L, 1, -1)) {
     *error = kStale;
     return -1;
   }
-  lua_Integer pos = lua_tointeger(L, lua_upvalueindex(1));
-  lua_Integer i = 0;
-  if (v->element.is_object()) {
-    for (auto field : object(v->element)) {
-      if (i++ < pos) continue;
-      lua_pushinteger(L, pos + 1);
-      lua_replace(L, lua_upvalueindex(1));
-      lua_pushlstring(L, field.key.data(), field.key.size());
-      PushElement(L, field.value);
-      return 2;
-    }
-  } else {
-    for (Element item : array(v->element)) {
-      if (i++ < pos) continue;
-      lua_pushinteger(L, pos + 1);
-      lua_replace(L, lua_upvalueindex(1));
-      lua_pushinteger(L, pos + 1);
-      PushElement(L, item);
-      return 2;
-    }
+  lua_pop(L, 1);
+  if (c->is_object ? c->field == c->fields_end : c->item == c->items_end) {
+    lua_pushnil(L);
+    return 1;
   }
-  lua_pushnil(L);
-  return 1;
+  if (c->is_object) {
+    lua_pushlstring(L, c->field.key_c_str(), c->field.key_length());
+    PushElement(L, c->field.value());
+    ++c->field;
+  } else {
+    lua_pushinteger(L, ++c->n);
+    PushElement(L, *c->item);
+    ++c->item;
+  }
+  return 2;
 }
 
 int JsonPairsBody(lua_State* L, std::string* error) {
@@ -272,7 +301,21 @@ int JsonPairsBody(lua_State* L, std::string* error) {
     *error = kStale;
     return -1;
   }
-  lua_pushinteger(L, 0);
+  auto* c = static_cast<PairsCursor*>(lua_newuserdatauv(L, sizeof(PairsCursor), 1));
+  new (c) PairsCursor{};
+  static_assert(std::is_trivially_destructible_v<PairsCursor>);
+  c->is_object = v->element.is_object();
+  if (c->is_object) {
+    object obj(v->element);
+    c->field = obj.begin();
+    c->fields_end = obj.end();
+  } else {
+    array arr(v->element);
+    c->item = arr.begin();
+    c->items_end = arr.end();
+  }
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
   lua_pushcclosure(L, LuaBoundary<JsonNextBody>, 1);
   lua_pushvalue(L, 1);
   lua_pushnil(L);
@@ -496,6 +539,13 @@ bool ElementEquals(lua_State* L, Element e, int expected, std::string* error) {
     case LUA_TTABLE: {
       std::string text;
       if (!AppendLuaJson(L, expected, &text, error)) return false;
+      // Serialised and parsed for every comparison: charge its size.
+      if (!ChargeWork(L, double(text.size()) / kElementsPerInstruction)) {
+        LimitExceeded(
+            L, "recrules.matches with a " + std::to_string(text.size()) + "-byte expected table",
+            error);
+        return false;
+      }
       return JsonEquals(e, nlohmann::json::parse(text));
     }
     default:
@@ -525,6 +575,11 @@ int MatchesBody(lua_State* L, std::string* error) {
   bool result = false;
   if (is_element) {
     array arr;
+    if (e.get(arr) == simdjson::SUCCESS &&
+        !ChargeWork(L, double(arr.size()) / kElementsPerInstruction)) {
+      return LimitExceeded(L, "recrules.matches over " + std::to_string(arr.size()) + " elements",
+                           error);
+    }
     if (e.get(arr) == simdjson::SUCCESS && lua_type(L, 3) != LUA_TTABLE) {
       for (Element item : arr) {
         if ((result = ElementEquals(L, item, 3, error))) break;
@@ -541,7 +596,8 @@ int MatchesBody(lua_State* L, std::string* error) {
   } else {
     int found = lua_gettop(L);
     if (lua_type(L, found) == LUA_TTABLE) {
-      for (lua_Integer i = 1;; ++i) {
+      lua_Integer i = 1;
+      for (;; ++i) {
         if (lua_geti(L, found, i) == LUA_TNIL) {
           lua_pop(L, 1);
           break;
@@ -549,6 +605,9 @@ int MatchesBody(lua_State* L, std::string* error) {
         result = LuaEquals(L, -1, 3);
         lua_pop(L, 1);
         if (result) break;
+      }
+      if (!ChargeWork(L, double(i) / kElementsPerInstruction)) {
+        return LimitExceeded(L, "recrules.matches over " + std::to_string(i) + " items", error);
       }
     } else {
       result = LuaEquals(L, found, 3);
@@ -615,7 +674,16 @@ int LocaltimeBody(lua_State* L, std::string* error) {
                luaL_typename(L, 2) + ")";
       return -1;
     }
-    t = static_cast<int64_t>(std::floor(lua_tonumber(L, 2)));
+    // Years 1 to 9999: beyond them a civil time means nothing (and 1e300 is not an int64).
+    constexpr double kFirst = -62135596800.0, kLast = 253402300799.0;
+    double seconds = std::floor(lua_tonumber(L, 2));
+    if (!(seconds >= kFirst && seconds <= kLast)) {
+      *error = "recrules.localtime: bad argument #2 (unix seconds between " +
+               std::to_string(int64_t(kFirst)) + " and " + std::to_string(int64_t(kLast)) +
+               " (years 1 to 9999) expected, got " + lua_tostring(L, 2) + ")";
+      return -1;
+    }
+    t = static_cast<int64_t>(seconds);
   } else {
     t = h->input ? h->input->now_unix : int64_t(std::time(nullptr));
   }
@@ -671,7 +739,7 @@ int Log(lua_State* L, std::string* error, spdlog::level::level_enum level) {
   }
   HostContext* h = Host(L);
   spdlog::log(level, "rule {}: {}", h->rule_name ? *h->rule_name : std::string("?"),
-              std::string_view(msg, std::min<size_t>(n, 2000)));
+              EscapeForLog(std::string_view(msg, std::min<size_t>(n, 2000))));
   return 0;
 }
 
@@ -691,22 +759,21 @@ void PushRecrulesTable(lua_State* L,
                        const std::vector<std::pair<std::string, nlohmann::json>>& data) {
   HostContext* h = Host(L);
   MakeViewMeta(L, LuaBoundary<TaskIndexBody>, false, &h->task_meta);
-  // ctx is one read-only table per state whose fields are set before each evaluation: cheaper
-  // than a view, and it holds nothing of the task.
-  lua_createtable(L, 0, 3);  // the store
+  // ctx is one frozen table per state whose store's fields are set before each evaluation:
+  // cheaper than a view, and it holds nothing of the task. Frozen, rawset refuses it too.
+  lua_createtable(L, 0, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->config_ref);
   lua_setfield(L, -2, "config");
-  lua_newtable(L);  // what rules see
-  lua_createtable(L, 0, 3);
-  lua_pushvalue(L, -3);
-  lua_setfield(L, -2, "__index");
+  lua_newtable(L);
+  Freeze(L, -2, -1);
+  lua_pop(L, 1);
+  lua_getmetatable(L, -1);
   lua_pushcfunction(L, LuaBoundary<ViewNewIndexBody>);
   lua_setfield(L, -2, "__newindex");
-  lua_pushliteral(L, "read-only");
-  lua_setfield(L, -2, "__metatable");
-  lua_setmetatable(L, -2);
-  h->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  PushIterable(L, -1);  // the store
   h->ctx_store_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  h->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   for (int e = 0; e < 4; ++e) {
     lua_pushstring(L, EventName(static_cast<Event>(e)));
     h->event_name_refs[e] = luaL_ref(L, LUA_REGISTRYINDEX);
