@@ -51,17 +51,6 @@ int64_t EventOrder(const FormFields& form) {
   return seconds > 0 && seconds < INT64_MAX / 1000 ? seconds * 1000 : 0;
 }
 
-HttpResponse FlexFailure(int status, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = DumpJson({{"success", false},
-                     {"recording", nullptr},
-                     {"message", message},
-                     {"twilioErrorCode", nullptr},
-                     {"twilioDocPage", nullptr}});
-  return r;
-}
-
 }  // namespace
 
 CallService::CallService(Engine* engine, Metrics* metrics, DecisionLog* decision_log,
@@ -128,6 +117,13 @@ CallService::EventResult CallService::Accepted(const FormFields& form, const Par
     return result;
   }
   calls_->Remember(*task, &form);
+  // The worker's current voice task: a Flex request from this worker on a leg not yet tied to
+  // any task (the worker's own, before Flex writes the conference into the task) is decided
+  // under it.
+  if (const std::string* worker = FindField(form, "WorkerSid");
+      worker != nullptr && worker->size() == 34 && worker->rfind("WK", 0) == 0) {
+    calls_->Remember(*worker, *task, &form);
+  }
   result.decision_json = decision.ToJson();
   metrics_->CountDecision(decision);
   LogDecision(decision_log_, result.decision_json, "taskrouter",
@@ -216,12 +212,19 @@ void CallService::LogEventNotActedOn(const char* type, std::string_view event_ty
 }
 
 CallService::FlexCheck CallService::CheckFlex(const FlexRequest& request,
-                                              const std::string& identity) {
+                                              const std::string& identity,
+                                              const std::string& worker_sid) {
   FlexCheck check;
   // A call this server has decided on is put to the policy first: a rule may refuse a pause
   // (a line that must be recorded in full) or a recording (an excluded call).
   const std::string& sid = request.on_call() ? request.call_sid : request.conference_sid;
   std::optional<Task> task = calls_->Find(sid);
+  if (!task && !worker_sid.empty()) {
+    // Compliance first: a leg the worker names while on a voice task recrules decided on is
+    // that task's, so an untied leg cannot bypass the policy (a refused pause, say).
+    task = calls_->Find(worker_sid);
+    if (task) calls_->Remember(sid, *task);
+  }
   if (!task) return check;
   const Event event = request.op == FlexOperation::kCreateRecording ? Event::kAccept
                       : request.pause()                             ? Event::kPauseRequest
@@ -254,7 +257,8 @@ HttpResponse CallService::PerformFlex(const FlexRequest& request, const std::str
 }
 
 HttpResponse CallService::UpdateTaskAttributes(std::string workspace_sid,
-                                               const std::string& task_sid, const json& update,
+                                               const std::string& task_sid,
+                                               const nlohmann::ordered_json& update,
                                                const std::string& identity) {
   if (workspace_sid.empty()) {
     std::lock_guard<std::mutex> lock(workspace_mu_);
@@ -268,9 +272,29 @@ HttpResponse CallService::UpdateTaskAttributes(std::string workspace_sid,
   FormFields form;
   HttpResponse answer =
       recording_->UpdateTaskAttributes(workspace_sid, task_sid, update, identity, &form);
-  // The task as it now is: its legs (conference.participants) are tied to it.
+  // The task's legs (conference.participants) are tied to it. A task recrules knows from
+  // TaskRouter keeps what TaskRouter said (its queue, say): the task fetched from Twilio may
+  // say less, and the plugin's write must not change how the policy sees the call.
   if (answer.status == 200) {
-    if (auto seen = Task::FromForm(form, limits_); seen.ok()) calls_->Remember(*seen, &form);
+    if (auto seen = Task::FromForm(form, limits_); seen.ok()) {
+      std::vector<std::string> sids = ParticipantLegs(*seen);
+      sids.emplace_back(seen->call_sid());
+      sids.emplace_back(seen->conference_sid());
+      std::optional<Task> known;
+      for (const std::string& sid : sids) {
+        if (known) break;
+        known = calls_->Find(sid);
+        if (known && known->task_sid() != seen->task_sid()) known.reset();
+      }
+      if (!known) {
+        calls_->Remember(*seen, &form);
+      } else {
+        for (const std::string& sid : sids) {
+          std::optional<Task> tied = calls_->Find(sid);
+          if (!tied || tied->task_sid() != seen->task_sid()) calls_->Remember(sid, *known);
+        }
+      }
+    }
   }
   return answer;
 }

@@ -52,13 +52,18 @@ class CallService {
   };
   EventResult TaskRouterEvent(const FormFields& form, size_t body_size);
 
-  // A Flex recording request on a call recrules has decided on is put to the policy first.
+  // A Flex recording request on a call recrules has decided on is put to the policy first. A
+  // call or conference SID recrules cannot tie to a task is tied to the caller's task when the
+  // caller is a worker (`worker_sid`, from the Flex token) whose voice reservation recrules saw
+  // accepted: the latest one (a worker takes one voice call at a time). The leg is then
+  // remembered with that task. With no such worker the request is not put to the policy.
   struct FlexCheck {
     Status status;                     // the engine failed
     std::optional<Decision> decision;  // the policy was asked
     std::string refusal;               // not empty: it refused, and why (the answer's message)
   };
-  FlexCheck CheckFlex(const FlexRequest& request, const std::string& identity);
+  FlexCheck CheckFlex(const FlexRequest& request, const std::string& identity,
+                      const std::string& worker_sid = "");
   // Carries out a checked request; blocks on Twilio. The answer in the template's shape.
   HttpResponse PerformFlex(const FlexRequest& request, const std::string& identity,
                            const std::optional<Decision>& decision);
@@ -66,7 +71,8 @@ class CallService {
   // update-task-attributes; blocks on Twilio. `workspace_sid` empty: the workspace of the
   // TaskRouter events received (503 when none was).
   HttpResponse UpdateTaskAttributes(std::string workspace_sid, const std::string& task_sid,
-                                    const nlohmann::json& update, const std::string& identity);
+                                    const nlohmann::ordered_json& update,
+                                    const std::string& identity);
 
   // A /v1/decide request, decided: so that a later Flex request on its call is asked too.
   void RememberDecided(const Decision& decision, std::string_view request_json);

@@ -107,24 +107,17 @@ bool Truthy(const std::string* v) {
   return v != nullptr && (*v == "true" || *v == "1" || *v == "yes" || v->empty());
 }
 
+HttpResponse NoTwilioCredentials() {
+  return FlexFailure(503,
+                     "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
+                     "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
+}
+
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse r;
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-// The Flex template's serverless response: {recording, success, message, twilioErrorCode,
-// twilioDocPage}.
-std::string FlexBody(bool success, const json& recording, std::string_view message,
-                     int twilio_error_code = 0, std::string_view doc_page = "") {
-  json body = {
-      {"success", success},
-      {"recording", recording},
-      {"message", message},
-      {"twilioErrorCode", twilio_error_code == 0 ? json(nullptr) : json(twilio_error_code)},
-      {"twilioDocPage", doc_page.empty() ? json(nullptr) : json(doc_page)}};
-  return DumpJson(body);
 }
 
 // The parameters of a Flex endpoint, merged as Twilio Functions merge them into one event: the
@@ -211,7 +204,9 @@ struct HttpAdapter::Impl {
     HttpResponse r;
     r.status = status;
     if (route != nullptr && route->flex_shape) {
-      r.body = FlexBody(false, nullptr, message);
+      // A request that cannot be read is a parameter error, as the template answers it.
+      r.body = status == 400 ? FlexParameterError(std::string(message)).body
+                             : FlexFailure(status, std::string(message)).body;
     } else {
       r.body = ErrorBody(code, message);
     }
@@ -225,14 +220,15 @@ struct HttpAdapter::Impl {
 
   void Handle(Exchange ex);
   void Preflight(Exchange& ex, const Route& route);
-  void Dispatch(Exchange ex, const Route& route, const std::string& identity);
+  void Dispatch(Exchange ex, const Route& route, const twilio::FlexIdentity& caller);
   // The same, with the form already parsed (a webhook's, for its signature): parsed once.
-  void Dispatch(Exchange ex, const Route& route, const std::string& identity, FormFields form);
+  void Dispatch(Exchange ex, const Route& route, const twilio::FlexIdentity& caller,
+                FormFields form);
   void Decide(Exchange& ex, const Route& route);
   void Policy(Exchange& ex, const Route& route);
   void TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form);
-  void FlexRecording(Exchange& ex, const Route& route, const std::string& identity);
-  void UpdateTaskAttributes(Exchange& ex, const Route& route, const std::string& identity);
+  void FlexRecording(Exchange& ex, const Route& route, const twilio::FlexIdentity& caller);
+  void UpdateTaskAttributes(Exchange& ex, const Route& route, const twilio::FlexIdentity& caller);
 };
 
 void HttpAdapter::Impl::Handle(Exchange ex) {
@@ -302,7 +298,7 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
         twilio::TokenValidator::Check check = recording->ValidateToken(token);
         switch (check.verdict) {
           case twilio::TokenValidator::Verdict::kValid:
-            return Dispatch(std::move(*shared), *route, check.identity.identity);
+            return Dispatch(std::move(*shared), *route, check.identity);
           case twilio::TokenValidator::Verdict::kInvalid:
             return ReplyError(*shared, route, 403, "forbidden",
                               "the Flex token is not valid: " + check.message);
@@ -332,14 +328,14 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       std::string wrong = recording->CheckSignature(
           url, *form, signature, req.Header("x-twilio-webhooks-signature-settings"));
       if (!wrong.empty()) return ReplyError(ex, route, 403, "forbidden", wrong);
-      return Dispatch(std::move(ex), *route, "", std::move(*form));
+      return Dispatch(std::move(ex), *route, {}, std::move(*form));
     } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
                         "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
                         "not set to check it; send a static API token instead");
     }
   }
-  Dispatch(std::move(ex), *route, "");
+  Dispatch(std::move(ex), *route, {});
 }
 
 void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
@@ -360,7 +356,8 @@ void HttpAdapter::Impl::Preflight(Exchange& ex, const Route& route) {
   ex.Reply(std::move(r));
 }
 
-void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::string& identity) {
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route,
+                                 const twilio::FlexIdentity& caller) {
   switch (route.id) {
     case RouteId::kHealth: {
       json body = {{"status", "ok"}, {"policy", engine->PolicyVersion()}};
@@ -403,16 +400,16 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::str
     case RouteId::kPauseConferenceRecording:
     case RouteId::kResumeCallRecording:
     case RouteId::kResumeConferenceRecording:
-      return FlexRecording(ex, route, identity);
+      return FlexRecording(ex, route, caller);
     case RouteId::kUpdateTaskAttributes:
-      return UpdateTaskAttributes(ex, route, identity);
+      return UpdateTaskAttributes(ex, route, caller);
   }
 }
 
-void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route, const std::string& identity,
-                                 FormFields form) {
+void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route,
+                                 const twilio::FlexIdentity& caller, FormFields form) {
   if (route.id == RouteId::kTaskRouterEvents) return TaskRouterEvent(ex, route, form);
-  Dispatch(std::move(ex), route, identity);
+  Dispatch(std::move(ex), route, caller);
 }
 
 void HttpAdapter::Impl::Decide(Exchange& ex, const Route& route) {
@@ -468,16 +465,11 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route, const 
 // once it says record again, but only a pause recrules made (an agent's own pause stays).
 // On a worker: Twilio calls until the recording is as the latest decision wants.
 void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
-                                      const std::string& identity) {
+                                      const twilio::FlexIdentity& caller) {
   auto form = FlexParameters(ex.request(), options.parse_limits.max_depth);
   if (!form.ok()) return ReplyStatus(ex, &route, form.status());
   if (recording == nullptr) {
-    HttpResponse r;
-    r.status = 503;
-    r.body = FlexBody(false, nullptr,
-                      "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
-                      "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
-    return Reply(ex, std::move(r), &route);
+    return Reply(ex, NoTwilioCredentials(), &route);
   }
   FlexOperation op = FlexOperation::kCreateRecording;
   switch (route.id) {
@@ -499,32 +491,24 @@ void HttpAdapter::Impl::FlexRecording(Exchange& ex, const Route& route,
   auto read = ReadFlexRequest(op, *form);
   if (auto* bad = std::get_if<HttpResponse>(&read)) return Reply(ex, std::move(*bad), &route);
   FlexRequest request = std::get<FlexRequest>(std::move(read));
-  CallService::FlexCheck check = service.CheckFlex(request, identity);
+  CallService::FlexCheck check = service.CheckFlex(request, caller.identity, caller.worker_sid);
   if (!check.status.ok()) return ReplyStatus(ex, &route, check.status);
   if (!check.refusal.empty()) {
-    HttpResponse r;
-    r.status = 409;
-    r.body = FlexBody(false, nullptr, check.refusal);
-    return Reply(ex, std::move(r), &route);
+    return Reply(ex, FlexFailure(409, check.refusal), &route);
   }
   // Twilio calls block: worker pool (this may already be a worker, after a token check).
   auto shared = std::make_shared<Exchange>(std::move(ex));
-  boost::asio::post(workers, [this, shared, &route, request = std::move(request), identity,
-                              decision = std::move(check.decision)] {
+  boost::asio::post(workers, [this, shared, &route, request = std::move(request),
+                              identity = caller.identity, decision = std::move(check.decision)] {
     Reply(*shared, service.PerformFlex(request, identity, decision), &route);
   });
 }
 
 void HttpAdapter::Impl::UpdateTaskAttributes(Exchange& ex, const Route& route,
-                                             const std::string& identity) {
+                                             const twilio::FlexIdentity& caller) {
   auto params = FlexParameters(ex.request(), options.parse_limits.max_depth);
   if (!params.ok()) return ReplyStatus(ex, &route, params.status());
-  auto bad = [&](std::string message) {
-    HttpResponse r;
-    r.status = 400;
-    r.body = FlexBody(false, nullptr, message);
-    Reply(ex, std::move(r), &route);
-  };
+  auto bad = [&](std::string message) { Reply(ex, FlexParameterError(message), &route); };
   const std::string* task_sid = FindField(*params, "taskSid");
   const std::string* update_text = FindField(*params, "attributesUpdate");
   if (task_sid == nullptr || task_sid->empty()) return bad("taskSid: missing parameter");
@@ -534,19 +518,15 @@ void HttpAdapter::Impl::UpdateTaskAttributes(Exchange& ex, const Route& route,
   if (update_text == nullptr || update_text->empty()) {
     return bad("attributesUpdate: missing parameter");
   }
-  json update = json::parse(*update_text, nullptr, false);
+  // Ordered: new members are added to the task's attributes in the order sent.
+  nlohmann::ordered_json update = nlohmann::ordered_json::parse(*update_text, nullptr, false);
   if (!update.is_object()) return bad("attributesUpdate: expected a JSON object");
   if (recording == nullptr) {
-    HttpResponse r;
-    r.status = 503;
-    r.body = FlexBody(false, nullptr,
-                      "Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and "
-                      "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)");
-    return Reply(ex, std::move(r), &route);
+    return Reply(ex, NoTwilioCredentials(), &route);
   }
   auto shared = std::make_shared<Exchange>(std::move(ex));
   boost::asio::post(workers, [this, shared, &route, task = *task_sid, update = std::move(update),
-                              identity] {
+                              identity = caller.identity] {
     Reply(*shared,
           service.UpdateTaskAttributes(recording->options().workspace_sid, task, update, identity),
           &route);

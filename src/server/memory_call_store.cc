@@ -354,6 +354,11 @@ void MemoryCallStore::Journal(std::string line) {
   }
 }
 
+void MemoryCallStore::WaitForRewrite() {
+  std::unique_lock<std::mutex> lock(mu_);
+  rewrite_done_.wait(lock, [this] { return !rewriting_; });
+}
+
 void MemoryCallStore::JournalRecording(std::string_view task_sid, const Recording& r) {
   if (journal_) Journal(RecordingLine(task_sid, r));
 }
@@ -487,6 +492,7 @@ void MemoryCallStore::Rewrite(const Snapshot& snapshot) {
   caught_up += pending_.size();
   pending_.clear();
   rewriting_ = false;
+  rewrite_done_.notify_all();  // waiters run once the lock is released, the file renamed
   if (f != nullptr) ok = std::fclose(f) == 0 && ok;
   if (ok) ok = std::rename(temp.c_str(), state_path_.c_str()) == 0;
   if (!ok) {

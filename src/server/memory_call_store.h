@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -62,6 +63,9 @@ class MemoryCallStore : public CallStore {
                        std::string_view request_json) override;
   std::optional<Task> Find(std::string_view sid) override;
   size_t size();
+  // Returns once no rewrite of the state file is in progress: the file then holds the last
+  // rewrite's entries and the lines appended since (tests bound its size with it).
+  void WaitForRewrite();
 
   bool FirstAccept(std::string_view reservation_sid) override;
   void ForgetAccept(std::string_view reservation_sid) override;
@@ -138,6 +142,7 @@ class MemoryCallStore : public CallStore {
   std::unique_ptr<DecisionLog> journal_;  // the state file's writer; null without one
   size_t journal_lines_ = 0;              // appended since it was last rewritten
   bool rewriting_ = false;                // a rewriter is writing the snapshot
+  std::condition_variable rewrite_done_;  // rewriting_ cleared
   std::vector<std::string> pending_;      // lines appended meanwhile, to follow it
   std::thread rewriter_;
   bool closed_ = false;

@@ -28,16 +28,24 @@ bool IsSid(const std::string& value, const char* prefix) {
   return true;
 }
 
-HttpResponse FlexAnswer(int status, bool success, const json& recording, const std::string& message,
-                        int code = 0, const std::string& doc = "") {
-  HttpResponse r;
-  r.status = status;
-  r.body = DumpJson({{"success", success},
-                     {"recording", recording},
-                     {"message", message},
-                     {"twilioErrorCode", code == 0 ? json(nullptr) : json(code)},
-                     {"twilioDocPage", doc.empty() ? json(nullptr) : json(doc)}});
-  return r;
+// A Twilio error as the template's functions answer it: Twilio's own status (502 when Twilio did
+// not answer) and message, its error code and documentation page, and on create-recording the
+// template's comment for 21220.
+HttpResponse TwilioErrorAnswer(const TwilioResponse& r, bool create) {
+  HttpResponse h;
+  h.status = r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502;
+  json body = {
+      {"success", false},
+      {"message", r.http_status != 0 && !r.message.empty() ? r.message : TwilioFailureMessage(r)}};
+  if (r.error_code != 0) body["twilioErrorCode"] = r.error_code;
+  if (!r.more_info.empty()) body["twilioDocPage"] = r.more_info;
+  if (create && r.error_code == 21220) {
+    body["developerComment"] =
+        "the call has already ended: it hung up after the reservation was accepted and before "
+        "its recording could start";
+  }
+  h.body = DumpJson(body);
+  return h;
 }
 
 // A task's attributes from a FetchTask answer (Twilio returns them as a JSON string).
@@ -49,6 +57,15 @@ json AttributesOf(const TwilioResponse& r) {
     return parsed.is_object() ? parsed : json::object();
   }
   return a.is_object() ? a : json::object();
+}
+
+nlohmann::ordered_json OrderedAttributesOf(const TwilioResponse& r) {
+  using ordered = nlohmann::ordered_json;
+  if (!r.ok || !r.body.is_object() || !r.body.contains("attributes")) return ordered::object();
+  const json& a = r.body["attributes"];
+  ordered parsed = a.is_string() ? ordered::parse(a.get<std::string>(), nullptr, false)
+                                 : ordered::parse(a.dump(), nullptr, false);
+  return parsed.is_object() ? parsed : ordered::object();
 }
 
 std::string StringAt(const json& j, std::initializer_list<const char*> path) {
@@ -148,7 +165,21 @@ json RecordingAsTwilioNode(const json& twilio, bool conference) {
   return out;
 }
 
-void LodashMerge(json& target, const json& source) {
+HttpResponse FlexFailure(int status, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = DumpJson({{"success", false}, {"message", message}});
+  return r;
+}
+
+HttpResponse FlexParameterError(const std::string& message) {
+  HttpResponse r;
+  r.status = 400;
+  r.body = DumpJson({{"data", nullptr}, {"message", message}});
+  return r;
+}
+
+void LodashMerge(nlohmann::ordered_json& target, const nlohmann::ordered_json& source) {
   if ((source.is_object() && target.is_object()) || (source.is_array() && target.is_array())) {
     if (source.is_object()) {
       for (const auto& [key, value] : source.items()) LodashMerge(target[key], value);
@@ -304,33 +335,31 @@ std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op,
   std::string& sid = on_call ? request.call_sid : request.conference_sid;
   sid = field(name);
   if (!IsSid(sid, on_call ? "CA" : "CF")) {
-    return FlexAnswer(
-        400, false, nullptr,
-        std::string(name) + (sid.empty() ? ": missing form field"
-                             : on_call   ? ": expected a call SID (CA + 32 hex digits)"
-                                         : ": expected a conference SID (CF + 32 hex digits)"));
+    return FlexParameterError(std::string(name) +
+                              (sid.empty() ? ": missing parameter"
+                               : on_call   ? ": expected a call SID (CA + 32 hex digits)"
+                                           : ": expected a conference SID (CF + 32 hex digits)"));
   }
   if (op != FlexOperation::kCreateRecording) {
     std::string& recording_sid = request.recording_sid;
     recording_sid = field("recordingSid");
     if (recording_sid.empty() && pause) recording_sid = "Twilio.CURRENT";
-    if (recording_sid.empty())
-      return FlexAnswer(400, false, nullptr, "recordingSid: missing form field");
+    if (recording_sid.empty()) return FlexParameterError("recordingSid: missing parameter");
     if (recording_sid != "Twilio.CURRENT" && !IsSid(recording_sid, "RE")) {
-      return FlexAnswer(400, false, nullptr,
-                        "recordingSid: expected a recording SID (RE + 32 hex digits) or "
-                        "Twilio.CURRENT");
+      return FlexParameterError(
+          "recordingSid: expected a recording SID (RE + 32 hex digits) or "
+          "Twilio.CURRENT");
     }
   }
   if (pause) {
     const std::string b = field("pauseBehavior");
-    if (b.empty() || b == "skip") {
-      request.behavior = PauseBehavior::kSkip;
-    } else if (b == "silence") {
+    // silence when none is named, as the template's functions default it.
+    if (b.empty() || b == "silence") {
       request.behavior = PauseBehavior::kSilence;
+    } else if (b == "skip") {
+      request.behavior = PauseBehavior::kSkip;
     } else {
-      return FlexAnswer(400, false, nullptr,
-                        "pauseBehavior: expected skip or silence, got \"" + b + "\"");
+      return FlexParameterError("pauseBehavior: expected skip or silence, got \"" + b + "\"");
     }
   }
   return request;
@@ -427,18 +456,16 @@ HttpResponse RecordingActions::Flex(FlexRequest request, const std::string& iden
     std::string recording_sid;
     r = Send(request, "flex", decision, identity, &recording_sid);
   }
-  if (!r.ok) {
-    // Twilio's own status, as the template's functions pass it (400 for 21220, 404 for 20404);
-    // 502 when Twilio did not answer.
-    const int status = r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502;
-    return FlexAnswer(status, false, nullptr, TwilioFailureMessage(r), r.error_code, r.more_info);
-  }
+  // Twilio's own status, as the template's functions pass it (400 for 21220, 404 for 20404).
+  if (!r.ok) return TwilioErrorAnswer(r, request.op == FlexOperation::kCreateRecording);
   const bool conference = request.op == FlexOperation::kPauseConferenceRecording ||
                           request.op == FlexOperation::kResumeConferenceRecording;
-  return FlexAnswer(
-      200, true, RecordingAsTwilioNode(r.body, conference),
-      std::string(FlexOperationName(request.op)) +
-          (existing ? ": the call is already recorded; no second recording" : ": done"));
+  // {recording, success}, as the template answers (its message is undefined on success). A
+  // recording recrules already had is noted in the decision log ("already_recorded").
+  HttpResponse answer;
+  answer.body =
+      DumpJson({{"recording", RecordingAsTwilioNode(r.body, conference)}, {"success", true}});
+  return answer;
 }
 
 std::string RecordingActions::StartDualChannel(const Decision& decision, const Task& task,
@@ -559,32 +586,19 @@ bool RecordingActions::ApplyUpdate(const Decision& decision, const Task& task,
 }
 
 HttpResponse RecordingActions::UpdateTaskAttributes(const std::string& workspace_sid,
-                                                    const std::string& task_sid, const json& update,
+                                                    const std::string& task_sid,
+                                                    const nlohmann::ordered_json& update,
                                                     const std::string& identity,
                                                     FormFields* task_form) {
-  auto answer = [](int status, const TwilioResponse& r) {
-    HttpResponse h;
-    h.status = status;
-    json body = {{"success", r.ok}};
-    if (!r.ok) {
-      body["message"] = TwilioFailureMessage(r);
-      body["twilioErrorCode"] = r.error_code == 0 ? json(nullptr) : json(r.error_code);
-      body["twilioDocPage"] = r.more_info.empty() ? json(nullptr) : json(r.more_info);
-    }
-    h.body = DumpJson(body);
-    return h;
-  };
-  auto failed = [&](const TwilioResponse& r) {
-    return answer(r.http_status >= 400 && r.http_status <= 599 ? r.http_status : 502, r);
-  };
   const std::string none;
   for (int attempt = 0;; ++attempt) {
     TwilioResponse fetched = client_.FetchTask(workspace_sid, task_sid);
     Note("flex", "fetch_task", fetched, none, task_sid, none, none, none, none, identity);
-    if (!fetched.ok) return failed(fetched);
-    json attributes = AttributesOf(fetched);
+    if (!fetched.ok) return TwilioErrorAnswer(fetched, false);
+    // In the order the task has them, new members after, as the template writes them.
+    nlohmann::ordered_json attributes = OrderedAttributesOf(fetched);
     LodashMerge(attributes, update);
-    const std::string text = DumpJson(attributes);
+    const std::string text = attributes.dump();
     TwilioResponse updated =
         client_.UpdateTaskAttributes(workspace_sid, task_sid, text, fetched.etag);
     Note("flex", "update_task_attributes", updated, none, task_sid, none, none, none, none,
@@ -599,9 +613,11 @@ HttpResponse RecordingActions::UpdateTaskAttributes(const std::string& workspace
                       {"TaskQueueSid", StringAt(t, {"task_queue_sid"})},
                       {"TaskChannelUniqueName", StringAt(t, {"task_channel_unique_name"})}};
       }
-      return answer(200, updated);
+      HttpResponse answer;
+      answer.body = R"({"success":true})";
+      return answer;
     }
-    if (updated.http_status != 412 || attempt == 2) return failed(updated);
+    if (updated.http_status != 412 || attempt == 2) return TwilioErrorAnswer(updated, false);
   }
 }
 

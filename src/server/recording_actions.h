@@ -45,12 +45,12 @@ struct FlexRequest {
   std::string call_sid;        // create and the call operations
   std::string conference_sid;  // the conference operations
   std::string recording_sid;   // pause and resume; Twilio.CURRENT when a pause names none
-  std::optional<PauseBehavior> behavior;  // pause: the form's pauseBehavior, skip by default
+  std::optional<PauseBehavior> behavior;  // pause: the pauseBehavior, silence by default
   bool on_call() const;
   bool pause() const;
 };
 // Reads an operation's form fields (callSid or conferenceSid, recordingSid, pauseBehavior); a
-// missing or malformed one is a 400 answer in the template's shape naming it.
+// missing or malformed one is a 400 answer in the template's parameter-error shape naming it.
 std::variant<FlexRequest, HttpResponse> ReadFlexRequest(FlexOperation op, const FormFields& fields);
 
 struct RecordingActionsOptions {
@@ -109,8 +109,8 @@ class RecordingActions {
   // `*task_form`, on success: the task as TaskRouter fields (TaskSid, TaskAttributes merged,
   // TaskQueueName, ...), so that the caller can learn its legs.
   HttpResponse UpdateTaskAttributes(const std::string& workspace_sid, const std::string& task_sid,
-                                    const nlohmann::json& update, const std::string& identity,
-                                    FormFields* task_form);
+                                    const nlohmann::ordered_json& update,
+                                    const std::string& identity, FormFields* task_form);
   const RecordingActionsOptions& options() const { return options_; }
 
   // After a task.updated decision: pauses (`pause`) or resumes the task's recording. Under
@@ -163,7 +163,12 @@ nlohmann::json RecordingAsTwilioNode(const nlohmann::json& twilio, bool conferen
 
 // `target` merged with `source` as lodash's merge does for JSON: objects and arrays member by
 // member (arrays by index), anything else replaced.
-void LodashMerge(nlohmann::json& target, const nlohmann::json& source);
+void LodashMerge(nlohmann::ordered_json& target, const nlohmann::ordered_json& source);
+
+// Answers in the template's shapes: a failure that is not Twilio's, {success: false, message};
+// a missing or malformed parameter, 400 {data: null, message}, as prepareFlexFunction answers.
+HttpResponse FlexFailure(int status, const std::string& message);
+HttpResponse FlexParameterError(const std::string& message);
 
 // Twilio's answer as a human sentence; 21220 says the call has already ended.
 std::string TwilioFailureMessage(const twilio::TwilioResponse& response);

@@ -148,26 +148,28 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
   REQUIRE(created.status == 200);
   json body = Body(created);
   CHECK(body["success"] == true);
-  CHECK(body["twilioErrorCode"].is_null());
-  CHECK(body["twilioDocPage"].is_null());
+  // {recording, success} and nothing else, as the template answers: no message, no null keys.
+  CHECK(body.size() == 2);
   std::string recording = body["recording"]["sid"];
   CHECK(recording.rfind("RE", 0) == 0);
   json sent = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json");
   REQUIRE(sent.size() == 1);
   CHECK(sent[0]["form"]["RecordingChannels"] == "dual");
 
-  SUBCASE("pause the call recording: Twilio.CURRENT and skip by default") {
+  SUBCASE("pause the call recording: Twilio.CURRENT and silence by default, as the template") {
     HttpReply r = PostForm(c, kPauseCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
     CHECK(r.status == 200);
     CHECK(Body(r)["recording"]["status"] == "paused");
     json pause = f.fake.RequestsTo("/Recordings/Twilio.CURRENT.json");
     REQUIRE(pause.size() == 1);
     CHECK(pause[0]["form"]["Status"] == "paused");
-    CHECK(pause[0]["form"]["PauseBehavior"] == "skip");
+    CHECK(pause[0]["form"]["PauseBehavior"] == "silence");
+    CHECK(Body(r).size() == 2);
     HttpReply resumed = PostForm(
         c, kResumeCall, {{"callSid", kCall}, {"recordingSid", recording}, {"Token", "tok-alice"}});
     CHECK(resumed.status == 200);
     CHECK(Body(resumed)["recording"]["status"] == "in-progress");
+    CHECK(Body(resumed).size() == 2);
   }
   SUBCASE("pause with silence, and the conference recording") {
     HttpReply r = PostForm(
@@ -184,16 +186,17 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(resumed.status == 200);
     CHECK(Body(resumed)["success"] == true);
   }
-  SUBCASE("bad fields are 400 in the template's shape, before Twilio is asked") {
+  SUBCASE("bad fields are 400 in the template's parameter-error shape, before Twilio is asked") {
     f.fake.ClearRequests();
     HttpReply missing = PostForm(c, kResumeCall, {{"callSid", kCall}, {"Token", "tok-alice"}});
     CHECK(missing.status == 400);
-    CHECK(Body(missing)["success"] == false);
-    CHECK(Body(missing)["message"] == "recordingSid: missing form field");
+    CHECK(Body(missing) == json{{"data", nullptr}, {"message", "recordingSid: missing parameter"}});
+    HttpReply no_call = PostForm(c, kCreate, {{"Token", "tok-alice"}});
+    CHECK(Body(no_call) == json{{"data", nullptr}, {"message", "callSid: missing parameter"}});
     HttpReply bad_sid = PostForm(c, kCreate, {{"callSid", "nope"}, {"Token", "tok-alice"}});
     CHECK(Body(bad_sid)["message"] == "callSid: expected a call SID (CA + 32 hex digits)");
     HttpReply no_conference = PostForm(c, kPauseConf, {{"Token", "tok-alice"}});
-    CHECK(Body(no_conference)["message"] == "conferenceSid: missing form field");
+    CHECK(Body(no_conference)["message"] == "conferenceSid: missing parameter");
     HttpReply bad_conference =
         PostForm(c, kPauseConf, {{"conferenceSid", kCall}, {"Token", "tok-alice"}});
     CHECK(Body(bad_conference)["message"] ==
@@ -203,14 +206,21 @@ TEST_CASE("flex endpoints: create, pause and resume recordings through Twilio") 
     CHECK(Body(bad_behavior)["message"] == "pauseBehavior: expected skip or silence, got \"loud\"");
     CHECK(f.fake.RequestsTo("/2010-04-01/").empty());
   }
-  SUBCASE("Twilio error 21220 is Twilio's 400, saying the call has ended") {
+  SUBCASE("Twilio error 21220 is Twilio's 400 and message; create adds a developerComment") {
     HttpReply r = PostForm(c, kPauseCall, {{"callSid", kEndedCall}, {"Token", "tok-alice"}});
     CHECK(r.status == 400);
     json b = Body(r);
     CHECK(b["success"] == false);
     CHECK(b["twilioErrorCode"] == 21220);
     CHECK(b["twilioDocPage"].get<std::string>().find("21220") != std::string::npos);
-    CHECK(b["message"].get<std::string>().rfind("the call has already ended", 0) == 0);
+    CHECK(b["message"] == "Call is not in-progress. Cannot redirect.");
+    CHECK(!b.contains("developerComment"));  // the template's pause adds none
+    CHECK(!b.contains("recording"));
+    HttpReply create = PostForm(c, kCreate, {{"callSid", kEndedCall}, {"Token", "tok-alice"}});
+    CHECK(create.status == 400);
+    json cb = Body(create);
+    CHECK(cb["message"] == "Call is not in-progress. Cannot redirect.");
+    CHECK(cb["developerComment"].get<std::string>().find("already ended") != std::string::npos);
   }
   SUBCASE("429 and 503 are retried") {
     f.fake.ClearRequests();
@@ -830,8 +840,7 @@ TEST_CASE("issue 18: one recording per leg, whoever asks") {
     CHECK(again.status == 200);
     CHECK(Body(again)["success"] == true);
     CHECK(Body(again)["recording"]["sid"] == Body(first)["recording"]["sid"]);
-    CHECK(Body(again)["message"] ==
-          "create_call_recording: the call is already recorded; no second recording");
+    CHECK(Body(again).size() == 2);  // {recording, success}: the log says it was already there
     CHECK(f.fake.RequestsTo("/Calls/" + kCall + "/Recordings.json").size() == 1);
     CHECK(f.Stop() == 0);
     auto actions = f.LogLines("recording");
@@ -1229,4 +1238,88 @@ TEST_CASE("issue 18: TaskRouter callbacks signed with a SharedKey") {
           "TWILIO_WEBHOOK_SHARED_KEY is not set");
     CHECK(f.Stop() == 0);
   }
+}
+
+TEST_CASE("a pause naming no pauseBehavior: silence, unless the policy decided the pause") {
+  TwilioFixture f(R"({"features": {"pause_recording": {"enabled": true, "include_silence": false}},
+    "recrules": {"rules": ["builtin:exclusions"], "default": "record"}})");
+  HttpClient c(f.port);
+  const std::string kDecided = "CA5555555555555555555555555555555e";
+  REQUIRE(DecideOn(c, VoiceTask("Sales", kDecided, "")).status == 200);
+  for (const std::string& call : {kCall, kDecided}) {
+    REQUIRE(PostForm(c, kCreate, {{"callSid", call}, {"Token", "tok-alice"}}).status == 200);
+    REQUIRE(PostForm(c, kPauseCall, {{"callSid", call}, {"Token", "tok-alice"}}).status == 200);
+  }
+  json undecided = f.fake.RequestsTo("/Calls/" + kCall + "/Recordings/");
+  REQUIRE(undecided.size() == 1);
+  CHECK(undecided[0]["form"]["PauseBehavior"] == "silence");  // the template's default
+  json decided = f.fake.RequestsTo("/Calls/" + kDecided + "/Recordings/");
+  REQUIRE(decided.size() == 1);
+  CHECK(decided[0]["form"]["PauseBehavior"] == "skip");  // include_silence: false
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("issue 18: a leg tied to no task is decided under the worker's accepted task") {
+  // A trading line (by attribute) accepted by tok-alice's worker; the task names no conference,
+  // so recrules cannot know the worker's leg from TaskRouter.
+  TwilioFixture f(TradingPolicy(), {}, [](TwilioFixture& fx) {
+    fx.dir.Write("policy/rules/trading_lines.lua",
+                 ReadFile(RECRULES_SOURCE_DIR "/rules/trading_lines.lua"));
+  });
+  f.fake.Seed({{"tokens",
+                {{"tok-bob",
+                  {{"valid", true},
+                   {"identity", "bob"},
+                   {"worker_sid", "WK9999999999999999999999999999999f"},
+                   {"expiration", "2099-01-01T00:00:00Z"}}}}}});
+  HttpClient c(f.port);
+  REQUIRE(Accepted(f, c, {{"call_sid", kCall}, {"line_type", "trading"}}).status == 200);
+  // The plugin records the worker's leg: granted (trading lines are recorded), and tied.
+  REQUIRE(PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}}).status == 200);
+  f.fake.ClearRequests();
+  HttpReply paused = PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}});
+  CHECK(paused.status == 409);
+  CHECK(Body(paused)["message"].get<std::string>().find("trading lines") != std::string::npos);
+  // Tied now: another caller's pause of that leg is refused as well.
+  CHECK(PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-bob"}}).status == 409);
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  // A worker with no accepted task recrules saw: the leg is not put to the policy.
+  const std::string kOtherLeg = "CA6666666666666666666666666666666e";
+  REQUIRE(PostForm(c, kCreate, {{"callSid", kOtherLeg}, {"Token", "tok-bob"}}).status == 200);
+  CHECK(PostForm(c, kPauseCall, {{"callSid", kOtherLeg}, {"Token", "tok-bob"}}).status == 200);
+  CHECK(f.Stop() == 0);
+}
+
+TEST_CASE("issue 18: update-task-attributes does not change the task TaskRouter reported") {
+  // Twilio's task names no queue here; TaskRouter said Trading Desk: the policy keeps that.
+  TwilioFixture f(TradingDualPolicy(), {}, [](TwilioFixture& fx) {
+    WriteTradingRule(fx);
+    fx.env.push_back("TWILIO_FLEX_WORKSPACE_SID=" + kWorkspace);
+  });
+  json attributes = {
+      {"call_sid", kCall},
+      {"conference",
+       {{"sid", kConference}, {"participants", {{"customer", kCall}, {"worker", kWorkerLeg}}}}}};
+  f.fake.Seed({{"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}}});
+  HttpClient c(f.port);
+  REQUIRE(SignedEvent(f, c, "task.updated", attributes,
+                      {{"TaskQueueName", "Trading Desk"}, {"TimestampMs", "1700000000000"}})
+              .status == 200);
+  REQUIRE(PostForm(c, kCreate, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}}).status == 200);
+  const std::string update = R"({"zeta":1,"alpha":{"media":[]}})";  // as sent, not sorted
+  REQUIRE(PostForm(c, kUpdateTask,
+                   {{"Token", "tok-alice"}, {"taskSid", kTask}, {"attributesUpdate", update}})
+              .status == 200);
+  f.fake.ClearRequests();
+  CHECK(PostForm(c, kPauseCall, {{"callSid", kWorkerLeg}, {"Token", "tok-alice"}}).status == 409);
+  CHECK(f.fake.RequestsTo("/Recordings/").empty());
+  // The task's members keep their order, new ones follow in the order sent (as lodash's merge
+  // into the parsed attributes writes them).
+  json written = f.fake.State()["tasks"][kTask]["attributes"];
+  REQUIRE(written.is_string());
+  const std::string text = written;
+  CHECK(text.find("\"call_sid\"") < text.find("\"conference\""));
+  CHECK(text.find("\"conference\"") < text.find("\"zeta\""));
+  CHECK(text.find("\"zeta\"") < text.find("\"alpha\""));
+  CHECK(f.Stop() == 0);
 }
