@@ -1,0 +1,342 @@
+#include "call_history.h"
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_set>
+
+namespace recrules::cli {
+
+using json = nlohmann::json;
+
+const char* SidKind(const std::string& sid) {
+  if (!IsTwilioSid(sid)) return "";
+  const std::string_view prefix(sid.data(), 2);
+  if (prefix == "CA") return "call";
+  if (prefix == "CF") return "conference";
+  if (prefix == "WT") return "task";
+  if (prefix == "WR") return "reservation";
+  if (prefix == "RE") return "recording";
+  return "";
+}
+
+namespace {
+
+void CollectSids(const json& value, std::vector<std::string>* out) {
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (*SidKind(s) != '\0') out->push_back(s);
+  } else if (value.is_array()) {
+    for (const json& v : value) CollectSids(v, out);
+  } else if (value.is_object()) {
+    for (const auto& [key, v] : value.items()) {
+      // Words and the rule trace may quote a SID without being about it.
+      if (key == "trace" || key == "ruleErrors" || key == "message" || key == "reason") continue;
+      CollectSids(v, out);
+    }
+  }
+}
+
+std::string Str(const json& line, const char* key) {
+  auto it = line.find(key);
+  if (it == line.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_null()) return "";
+  return it->dump();
+}
+
+long long Int(const json& line, const char* key) {
+  auto it = line.find(key);
+  return it != line.end() && it->is_number() ? it->get<long long>() : 0;
+}
+
+// "task WT…, reservation WR…, call CA…, conference CF…": the SIDs a line names.
+std::string Names(const json& line) {
+  std::string out;
+  const std::pair<const char*, const char*> kNames[] = {{"taskSid", "task"},
+                                                        {"reservationSid", "reservation"},
+                                                        {"callSid", "call"},
+                                                        {"conferenceSid", "conference"},
+                                                        {"recordingSid", "recording"}};
+  for (const auto& [key, name] : kNames) {
+    std::string sid = Str(line, key);
+    if (sid.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(name) + " " + sid;
+  }
+  return out;
+}
+
+std::string Plural(long long n, const char* one) {
+  return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+}
+
+std::string OperationWords(const std::string& op, const json& line) {
+  const std::string call = Str(line, "callSid");
+  const std::string conference = Str(line, "conferenceSid");
+  std::string recording = Str(line, "recordingSid");
+  if (recording == "Twilio.CURRENT") recording = "the current recording";
+  if (recording.empty()) recording = "the recording";
+  if (op == "create_call_recording") {
+    return "start a dual-channel recording of call " + (call.empty() ? "(none found)" : call);
+  }
+  if (op == "pause_call_recording") return "pause " + recording + " of call " + call;
+  if (op == "resume_call_recording") return "resume " + recording + " of call " + call;
+  if (op == "pause_conference_recording")
+    return "pause " + recording + " of conference " + conference;
+  if (op == "resume_conference_recording") {
+    return "resume " + recording + " of conference " + conference;
+  }
+  if (op == "fetch_task") return "read task " + Str(line, "taskSid") + " (its attributes)";
+  if (op == "update_task_attributes") {
+    return "write the recording's media link into task " + Str(line, "taskSid") +
+           "'s attributes (for Flex Insights)";
+  }
+  return op.empty() ? "(no operation named)" : op;
+}
+
+// What a Flex template endpoint asks for, in words.
+std::string FlexAsk(const std::string& op, const std::string& event) {
+  if (op == "create_call_recording") return "start a dual-channel recording";
+  if (op == "pause_call_recording") return "pause the call recording";
+  if (op == "resume_call_recording") return "resume the call recording";
+  if (op == "pause_conference_recording") return "pause the conference recording";
+  if (op == "resume_conference_recording") return "resume the conference recording";
+  return op.empty() ? event : op;
+}
+
+std::string DecisionWords(const json& line) {
+  const std::string source = Str(line, "source");
+  const std::string event = Str(line, "event");
+  const std::string event_type = Str(line, "eventType");
+  const std::string op = Str(line, "operation");
+  const std::string action = Str(line, "action");
+  std::string out;
+  if (source == "taskrouter" && event_type == "reservation.accepted") {
+    out = "TaskRouter: reservation " + Str(line, "reservationSid") + " accepted";
+  } else if (source == "taskrouter" && event_type == "task.updated") {
+    out = "TaskRouter: task " + Str(line, "taskSid") + " updated (its attributes changed)";
+  } else if (source == "taskrouter") {
+    out = "TaskRouter: " + (event_type.empty() ? event : event_type);
+  } else if (source == "flex") {
+    const std::string identity = Str(line, "identity");
+    out = "Flex plugin" + (identity.empty() ? std::string() : " (user " + identity + ")") +
+          " asked to " + FlexAsk(op, event) + "; the policy was asked first";
+  } else if (source == "api") {
+    out = "API /v1/decide: asked about the " + event + " event";
+  } else {
+    out = (source.empty() ? std::string("decision") : source) + ": " + event;
+  }
+  out += "\n    decided: ";
+  const std::string mode = Str(line, "mode");
+  if (action == "record") {
+    if (mode == "dual-channel") {
+      const std::string channel = Str(line, "channel");
+      out += "record, a dual-channel recording of the " +
+             (channel.empty() ? std::string("call") : channel + "'s") + " leg";
+    } else {
+      out += "record (the conference recording Flex starts: conferenceRecord ";
+      out += Str(line, "conferenceRecord") + ")";
+    }
+  } else if (action == "skip") {
+    out += "do not record";
+    if (mode == "conference") out += " (conferenceRecord " + Str(line, "conferenceRecord") + ")";
+  } else if (action == "pause") {
+    const std::string behavior = Str(line, "pauseBehavior");
+    out += "pause the recording";
+    if (!behavior.empty()) {
+      out += behavior == "silence" ? " (silence is kept in its place)" : " (the pause is cut out)";
+    }
+  } else {
+    out += action.empty() ? "(no action)" : action;
+  }
+  if (source == "flex" && !op.empty()) {
+    const bool pause_op = op.rfind("pause", 0) == 0;
+    const bool granted = pause_op ? action == "pause" : action == "record";
+    out += granted ? ": the plugin's request is granted"
+                   : ": the plugin's request is refused (HTTP 409, Twilio is not asked)";
+  }
+  const std::string matched = Str(line, "matched");
+  out += "\n    rule: " + Str(line, "rule");
+  if (!matched.empty()) out += " (matched " + matched + ")";
+  out += "\n    why: " + Str(line, "reason");
+  if (auto errors = line.find("ruleErrors"); errors != line.end() && errors->is_array()) {
+    for (const json& e : *errors) {
+      out += "\n    rule error: " + (e.is_string() ? e.get<std::string>() : e.dump());
+    }
+  }
+  out += "\n    policy: " + Str(line, "policy") + ", decision " + Str(line, "id");
+  const std::string names = Names(line);
+  if (!names.empty()) out += "\n    on: " + names;
+  return out;
+}
+
+std::string RecordingWords(const json& line) {
+  const std::string source = Str(line, "source");
+  const std::string op = Str(line, "operation");
+  const std::string decision = Str(line, "decisionId");
+  const std::string identity = Str(line, "identity");
+  std::string out;
+  if (source == "flex") {
+    out = "Flex plugin" + (identity.empty() ? std::string() : " (user " + identity + ")") +
+          ": recrules asked Twilio to " + OperationWords(op, line);
+  } else {
+    out = "recrules asked Twilio to " + OperationWords(op, line);
+  }
+  out += decision.empty() ? std::string(" (no decision of the policy was needed)")
+                          : " (as decision " + decision + " says)";
+  const std::string result = Str(line, "result");
+  const std::string message = Str(line, "message");
+  const long long status = Int(line, "httpStatus");
+  const long long attempts = Int(line, "attempts");
+  const long long latency = Int(line, "latencyMs");
+  std::string recording = Str(line, "recordingSid");
+  if (recording == "Twilio.CURRENT") recording.clear();
+  out += "\n    ";
+  if (result == "ok") {
+    out += "Twilio answered: done (HTTP " + std::to_string(status);
+    if (!recording.empty()) out += ", recording " + recording;
+    out += ", " + Plural(attempts, "attempt") + ", " + std::to_string(latency) + " ms)";
+  } else if (result == "already_recorded") {
+    out += "not sent: the leg already has recording " + recording +
+           " (one recording per leg; the first one's answer is given again)";
+  } else if (attempts == 0 && status == 0) {
+    out += "not sent: " + (message.empty() ? std::string("no reason given") : message);
+  } else if (status == 0) {
+    out += "no answer from Twilio after " + Plural(attempts, "attempt") + ": " + message;
+  } else {
+    out += "Twilio answered: HTTP " + std::to_string(status);
+    if (const std::string code = Str(line, "twilioErrorCode"); !code.empty()) {
+      out += ", error " + code;
+    }
+    if (!message.empty()) out += ": " + message;
+    out += " (" + Plural(attempts, "attempt") + ", " + std::to_string(latency) + " ms)";
+  }
+  return out;
+}
+
+// A recording status callback from Twilio (in-progress, completed, absent).
+std::string RecordingStatusWords(const json& line) {
+  std::string status = Str(line, "status");
+  if (status.empty()) status = Str(line, "recordingStatus");
+  std::string out = "Twilio reported: recording " + Str(line, "recordingSid");
+  if (const std::string call = Str(line, "callSid"); !call.empty()) out += " of call " + call;
+  if (const std::string conf = Str(line, "conferenceSid"); !conf.empty()) {
+    out += " of conference " + conf;
+  }
+  out += " is " + (status.empty() ? std::string("(no status)") : status);
+  std::string code = Str(line, "errorCode");
+  if (code.empty()) code = Str(line, "twilioErrorCode");
+  if (!code.empty() && code != "0") out += " (Twilio error " + code + ")";
+  if (const std::string source = Str(line, "recordingSource"); !source.empty()) {
+    out += "\n    started by: " + source;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> LinkedSids(const json& line) {
+  std::vector<std::string> out;
+  CollectSids(line, &out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string DescribeLogLine(const json& line) {
+  const std::string type = Str(line, "type");
+  if (type == "decision") return DecisionWords(line);
+  if (type == "recording") return RecordingWords(line);
+  if (type == "recording_status") return RecordingStatusWords(line);
+  if (type == "duplicate_event" || type == "stale_event") {
+    std::string out =
+        "TaskRouter: " + Str(line, "eventType") + " not acted on: " + Str(line, "message");
+    if (const std::string ts = Str(line, "timestamp"); !ts.empty()) {
+      out += "\n    sent at: " + ts + " (TaskRouter's Timestamp)";
+    }
+    if (const std::string d = Str(line, "decisionId"); !d.empty()) out += "\n    decision " + d;
+    const std::string names = Names(line);
+    if (!names.empty()) out += "\n    on: " + names;
+    return out;
+  }
+  // A line of a kind this version does not know: its fields as they are.
+  json rest = line;
+  rest.erase("time");
+  rest.erase("type");
+  return (type.empty() ? std::string("a line without a type") : type) + ": " + rest.dump();
+}
+
+CallHistory FindCallHistory(const DecisionLogReader& reader, const std::string& sid) {
+  CallHistory history;
+  history.sids.insert(sid);
+  std::vector<std::string> pending = {sid};
+  std::unordered_set<uint64_t> seen;  // (file, offset) of the lines taken
+  struct Found {
+    size_t file, offset;
+    json fields;
+  };
+  std::vector<Found> found;
+  std::vector<std::pair<size_t, size_t>> bad;  // file, offset
+  std::vector<std::string> bad_errors;
+  while (!pending.empty()) {
+    ++history.passes;
+    std::vector<std::string> next;
+    reader.FindLines(pending, [&](const DecisionLogReader::Line& l) {
+      if (!seen.insert(uint64_t(l.file) << 48 | l.offset).second) return;
+      std::string error;
+      std::optional<json> fields = ParseLogLine(l.text, &error);
+      if (!fields) {
+        bad.emplace_back(l.file, l.offset);
+        bad_errors.push_back(error);
+        return;
+      }
+      for (std::string& s : LinkedSids(*fields)) {
+        if (history.sids.insert(s).second) next.push_back(std::move(s));
+      }
+      found.push_back(Found{l.file, l.offset, std::move(*fields)});
+    });
+    pending = std::move(next);
+  }
+  // Line numbers are counted once, in file order.
+  std::vector<size_t> order(found.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(found[a].file, found[a].offset) < std::tie(found[b].file, found[b].offset);
+  });
+  history.entries.resize(found.size());
+  for (size_t i : order) {
+    CallHistory::Entry& e = history.entries[i];
+    e.file = reader.file_name(found[i].file);
+    e.line = reader.LineNumber(found[i].file, found[i].offset);
+  }
+  std::vector<size_t> bad_order(bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) bad_order[i] = i;
+  std::sort(bad_order.begin(), bad_order.end(),
+            [&](size_t a, size_t b) { return bad[a] < bad[b]; });
+  for (size_t i : bad_order) {
+    history.skipped.push_back({reader.file_name(bad[i].first),
+                               reader.LineNumber(bad[i].first, bad[i].second), bad_errors[i]});
+  }
+  for (size_t i = 0; i < found.size(); ++i) {
+    CallHistory::Entry& e = history.entries[i];
+    e.time = Str(found[i].fields, "time");
+    e.words = DescribeLogLine(found[i].fields);
+    e.fields = std::move(found[i].fields);
+  }
+  // By time; lines of one millisecond stay in log order (files oldest first).
+  std::vector<std::pair<size_t, size_t>> position(found.size());
+  for (size_t i = 0; i < found.size(); ++i) position[i] = {found[i].file, found[i].offset};
+  std::vector<size_t> by_time(found.size());
+  for (size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
+  std::sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
+    return std::tie(history.entries[a].time, position[a]) <
+           std::tie(history.entries[b].time, position[b]);
+  });
+  std::vector<CallHistory::Entry> sorted;
+  sorted.reserve(found.size());
+  for (size_t i : by_time) sorted.push_back(std::move(history.entries[i]));
+  history.entries = std::move(sorted);
+  return history;
+}
+
+}  // namespace recrules::cli
