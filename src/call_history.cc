@@ -94,6 +94,33 @@ std::string OperationWords(const std::string& op, const json& line) {
   return op.empty() ? "(no operation named)" : op;
 }
 
+// A decision's action and how, in words.
+std::string ActionWords(const json& line) {
+  const std::string action = Str(line, "action");
+  const std::string mode = Str(line, "mode");
+  if (action == "record") {
+    if (mode == "dual-channel") {
+      const std::string channel = Str(line, "channel");
+      return "record, a dual-channel recording of the " +
+             (channel.empty() ? std::string("call") : channel + "'s") + " leg";
+    }
+    return "record (the conference recording Flex starts: conferenceRecord " +
+           Str(line, "conferenceRecord") + ")";
+  }
+  if (action == "skip") {
+    return mode == "conference"
+               ? "do not record (conferenceRecord " + Str(line, "conferenceRecord") + ")"
+               : "do not record";
+  }
+  if (action == "pause") {
+    const std::string behavior = Str(line, "pauseBehavior");
+    if (behavior.empty()) return "pause the recording";
+    return behavior == "silence" ? "pause the recording (silence is kept in its place)"
+                                 : "pause the recording (the pause is cut out)";
+  }
+  return action.empty() ? "(no action)" : action;
+}
+
 // What a Flex template endpoint asks for, in words.
 std::string FlexAsk(const std::string& op, const std::string& event) {
   if (op == "create_call_recording") return "start a dual-channel recording";
@@ -127,33 +154,20 @@ std::string DecisionWords(const json& line) {
     out = (source.empty() ? std::string("decision") : source) + ": " + event;
   }
   out += "\n    decided: ";
-  const std::string mode = Str(line, "mode");
-  if (action == "record") {
-    if (mode == "dual-channel") {
-      const std::string channel = Str(line, "channel");
-      out += "record, a dual-channel recording of the " +
-             (channel.empty() ? std::string("call") : channel + "'s") + " leg";
-    } else {
-      out += "record (the conference recording Flex starts: conferenceRecord ";
-      out += Str(line, "conferenceRecord") + ")";
-    }
-  } else if (action == "skip") {
-    out += "do not record";
-    if (mode == "conference") out += " (conferenceRecord " + Str(line, "conferenceRecord") + ")";
-  } else if (action == "pause") {
-    const std::string behavior = Str(line, "pauseBehavior");
-    out += "pause the recording";
-    if (!behavior.empty()) {
-      out += behavior == "silence" ? " (silence is kept in its place)" : " (the pause is cut out)";
-    }
-  } else {
-    out += action.empty() ? "(no action)" : action;
-  }
   if (source == "flex" && !op.empty()) {
+    // The policy's answer to a plugin's request: granted, or refused with a 409.
     const bool pause_op = op.rfind("pause", 0) == 0;
     const bool granted = pause_op ? action == "pause" : action == "record";
-    out += granted ? ": the plugin's request is granted"
-                   : ": the plugin's request is refused (HTTP 409, Twilio is not asked)";
+    if (granted) {
+      out += "granted: " + ActionWords(line);
+    } else {
+      out += "refused (HTTP 409 to the plugin; Twilio is not asked): ";
+      out += pause_op                     ? "the recording goes on"
+             : op.rfind("resume", 0) == 0 ? "the recording stays paused"
+                                          : "the call is not recorded";
+    }
+  } else {
+    out += ActionWords(line);
   }
   const std::string matched = Str(line, "matched");
   out += "\n    rule: " + Str(line, "rule");
@@ -194,7 +208,9 @@ std::string RecordingWords(const json& line) {
   out += "\n    ";
   if (result == "ok") {
     out += "Twilio answered: done (HTTP " + std::to_string(status);
-    if (!recording.empty()) out += ", recording " + recording;
+    if (!recording.empty() && op.find("recording") != std::string::npos) {
+      out += ", recording " + recording;
+    }
     out += ", " + Plural(attempts, "attempt") + ", " + std::to_string(latency) + " ms)";
   } else if (result == "already_recorded") {
     out += "not sent: the leg already has recording " + recording +
