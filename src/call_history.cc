@@ -139,7 +139,10 @@ std::string DecisionWords(const json& line) {
   const std::string action = Str(line, "action");
   std::string out;
   if (source == "taskrouter" && event_type == "reservation.accepted") {
-    out = "TaskRouter: reservation " + Str(line, "reservationSid") + " accepted";
+    const std::string reservation = Str(line, "reservationSid");
+    out = "TaskRouter: " +
+          (reservation.empty() ? std::string("a reservation") : "reservation " + reservation) +
+          " accepted";
   } else if (source == "taskrouter" && event_type == "task.updated") {
     out = "TaskRouter: task " + Str(line, "taskSid") + " updated (its attributes changed)";
   } else if (source == "taskrouter") {
