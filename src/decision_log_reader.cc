@@ -40,6 +40,18 @@ bool Exists(const std::string& path) {
 
 }  // namespace
 
+// Maps `size` bytes of the open file `fd` into `input`.
+Status DecisionLogReader::Map(int fd, size_t size, const std::string& named, Input* input) {
+  input->size = size;
+  if (size == 0) return Status::Ok();
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return Status::Unavailable(named + ": cannot map: " + std::strerror(errno));
+  ::madvise(p, size, MADV_SEQUENTIAL);
+  input->mapped = p;
+  input->data = static_cast<const char*>(p);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<DecisionLogReader>> DecisionLogReader::Open(
     const std::vector<std::string>& paths) {
   std::unique_ptr<DecisionLogReader> reader(new DecisionLogReader());
@@ -67,17 +79,26 @@ Status DecisionLogReader::Add(const std::string& path, bool rotated) {
       if (in->name == "stdin") return Status::InvalidInput("-: stdin is named twice");
     }
     input->name = "stdin";
-    char buf[1 << 16];
-    while (true) {
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n == 0) break;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        return Status::Unavailable(std::string("stdin: read failed: ") + std::strerror(errno));
-      input->owned.append(buf, size_t(n));
+    struct stat st {};
+    if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
+        ::lseek(STDIN_FILENO, 0, SEEK_CUR) == 0) {
+      // `< FILE`: mapped like a file named with --log.
+      Status s = Map(STDIN_FILENO, size_t(st.st_size), "stdin", input.get());
+      if (!s.ok()) return s;
+    } else {
+      char buf[1 << 16];
+      while (true) {
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          return Status::Unavailable(std::string("stdin: read failed: ") + std::strerror(errno));
+        }
+        input->owned.append(buf, size_t(n));
+      }
+      input->data = input->owned.data();
+      input->size = input->owned.size();
     }
-    input->data = input->owned.data();
-    input->size = input->owned.size();
   } else {
     input->name = path;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -97,19 +118,9 @@ Status DecisionLogReader::Add(const std::string& path, bool rotated) {
     }
     input->dev = st.st_dev;
     input->ino = st.st_ino;
-    input->size = size_t(st.st_size);
-    if (input->size > 0) {
-      void* p = ::mmap(nullptr, input->size, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        int err = errno;
-        ::close(fd);
-        return Status::Unavailable(named + ": cannot map: " + std::strerror(err));
-      }
-      ::madvise(p, input->size, MADV_SEQUENTIAL);
-      input->mapped = p;
-      input->data = static_cast<const char*>(p);
-    }
+    Status s = Map(fd, size_t(st.st_size), named, input.get());
     ::close(fd);
+    if (!s.ok()) return s;
   }
   if (input->size >= 2 && uint8_t(input->data[0]) == 0x1f && uint8_t(input->data[1]) == 0x8b) {
     return Status::InvalidInput(named +

@@ -3,7 +3,8 @@
 // rotated file, FILE.N the oldest), or stdin.
 //
 // Files are mapped, not read: a search for a few SIDs over a large log touches each page once
-// and parses only the lines that hold one of them (FindLines). Stdin is read into memory.
+// and parses only the lines that hold one of them (FindLines). Stdin is mapped too when it is a
+// file (`< FILE`), else (a pipe) read into memory.
 // Gzip-compressed files are refused with a message saying how to read them instead.
 //
 // Not thread-safe (LineNumber keeps a cursor per file); the text views live as long as the
@@ -65,6 +66,7 @@ class DecisionLogReader {
   struct Input;
   DecisionLogReader();
   Status Add(const std::string& path, bool rotated);
+  static Status Map(int fd, size_t size, const std::string& named, Input* input);
 
   std::vector<std::unique_ptr<Input>> inputs_;
 };
