@@ -83,75 +83,91 @@ HttpReply Event(HttpClient& c, int port, const std::string& type, const std::str
       {{"Content-Type", "application/x-www-form-urlencoded"}, {"X-Twilio-Signature", sig}});
 }
 
+// The log of one served call, written once for all the cases below: the server is started with
+// a small rotation size, so the call's lines land in several files.
+struct ServedLog {
+  TempDir dir;
+  std::string log = dir.file("decisions.jsonl");
+  std::string recording;  // the worker leg's recording, as Twilio named it
+
+  ServedLog() {
+    FakeTwilio fake(kScript);
+    dir.Write("policy/policy.json", R"({"features": {
+        "dual_channel_recording": {"enabled": true, "channel": "worker"},
+        "pause_recording": {"enabled": true, "include_silence": false}},
+      "recrules": {"rules": ["trading_lines.lua", "builtin:exclusions"], "default": "record"}})");
+    // Trading lines are recorded in full: an agent's pause is refused.
+    dir.Write("policy/trading_lines.lua",
+              ReadFile(RECRULES_SOURCE_DIR "/examples/policy/rules/trading_lines.lua"));
+    json attributes = {
+        {"call_sid", kCall}, {"conference", {{"sid", kConference}}}, {"line_type", "trading"}};
+    fake.Seed(
+        {{"tokens",
+          {{"tok-alice",
+            {{"valid", true}, {"identity", "alice"}, {"expiration", "2099-01-01T00:00:00Z"}}}}},
+         {"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}},
+         {"conferences",
+          {{kConference,
+            {{"status", "in-progress"},
+             {"participants",
+              {{{"call_sid", kCall}, {"label", "customer"}},
+               {{"call_sid", kWorkerLeg}, {"label", "worker"}}}}}}}}});
+    {
+      // A small rotation size: the call's lines land in several files.
+      ServeProcess serve(
+          dir.path(),
+          {"--policy", dir.path() + "/policy", "--listen", "127.0.0.1:0", "--decision-log", log,
+           "--decision-log-max-bytes", "1200", "--decision-log-keep", "50"},
+          {"TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
+           "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
+           "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
+           "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url()});
+      const int port = serve.WaitForPort();
+      REQUIRE_MESSAGE(port > 0, serve.stderr_text());
+      HttpClient c(port);
+      // Another call first, so that its lines lie between this call's.
+      REQUIRE(Event(c, port, "reservation.accepted", kOtherTask,
+                    {{"call_sid", kOtherCall}, {"line_type", "sales"}})
+                  .status == 200);
+      REQUIRE(Event(c, port, "reservation.accepted", kTask, attributes).status == 200);
+      // The worker's leg is remembered once the recording started on it.
+      REQUIRE(recrules::testing::Eventually(
+          [&] { return Count(ReadFile(log) + ReadFile(log + ".1"), "update_task_attributes") > 0; },
+          10000));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      HttpReply pause = c.Request("POST", "/features/pause-recording/flex/pause-call-recording",
+                                  Form({{"callSid", kWorkerLeg}, {"Token", "tok-alice"}}),
+                                  {{"Content-Type", "application/x-www-form-urlencoded"}});
+      CHECK(pause.status == 409);
+      serve.Signal(SIGTERM);
+      REQUIRE(serve.Exited(15000));
+    }
+    REQUIRE(std::filesystem::exists(log + ".2"));  // rotated at least twice
+    // The recording's SID, as Twilio gave it.
+    for (int i = 0; i <= 50 && recording.empty(); ++i) {
+      std::string path = i == 0 ? log : log + "." + std::to_string(i);
+      for (const std::string& l : Lines(ReadFile(path))) {
+        json j = json::parse(l);
+        if (j["type"] == "recording" && j["operation"] == "create_call_recording" &&
+            j["callSid"] == kWorkerLeg) {
+          recording = j["recordingSid"];
+        }
+      }
+    }
+    REQUIRE(recording.size() == 34);
+  }
+};
+
+const ServedLog& Served() {
+  static ServedLog served;
+  return served;
+}
+
 }  // namespace
 
 TEST_CASE("why: a worker-leg recording and a refused Flex pause, from any SID of the call") {
-  FakeTwilio fake(kScript);
-  TempDir dir;
-  dir.Write("policy/policy.json", R"({"features": {
-      "dual_channel_recording": {"enabled": true, "channel": "worker"},
-      "pause_recording": {"enabled": true, "include_silence": false}},
-    "recrules": {"rules": ["trading_lines.lua", "builtin:exclusions"], "default": "record"}})");
-  // Trading lines are recorded in full: an agent's pause is refused.
-  dir.Write("policy/trading_lines.lua",
-            ReadFile(RECRULES_SOURCE_DIR "/examples/policy/rules/trading_lines.lua"));
-  json attributes = {
-      {"call_sid", kCall}, {"conference", {{"sid", kConference}}}, {"line_type", "trading"}};
-  fake.Seed({{"tokens",
-              {{"tok-alice",
-                {{"valid", true}, {"identity", "alice"}, {"expiration", "2099-01-01T00:00:00Z"}}}}},
-             {"tasks", {{kTask, {{"workspace_sid", kWorkspace}, {"attributes", attributes}}}}},
-             {"conferences",
-              {{kConference,
-                {{"status", "in-progress"},
-                 {"participants",
-                  {{{"call_sid", kCall}, {"label", "customer"}},
-                   {{"call_sid", kWorkerLeg}, {"label", "worker"}}}}}}}}});
-  const std::string log = dir.file("decisions.jsonl");
-  {
-    // A small rotation size: the call's lines land in several files.
-    ServeProcess serve(
-        dir.path(),
-        {"--policy", dir.path() + "/policy", "--listen", "127.0.0.1:0", "--decision-log", log,
-         "--decision-log-max-bytes", "1200", "--decision-log-keep", "50"},
-        {"TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid),
-         "TWILIO_AUTH_TOKEN=" + std::string(FakeTwilio::kAuthToken),
-         "RECRULES_TWILIO_API_URL=" + fake.url(), "RECRULES_TWILIO_IAM_URL=" + fake.url(),
-         "RECRULES_TWILIO_TASKROUTER_URL=" + fake.url()});
-    const int port = serve.WaitForPort();
-    REQUIRE_MESSAGE(port > 0, serve.stderr_text());
-    HttpClient c(port);
-    // Another call first, so that its lines lie between this call's.
-    REQUIRE(Event(c, port, "reservation.accepted", kOtherTask,
-                  {{"call_sid", kOtherCall}, {"line_type", "sales"}})
-                .status == 200);
-    REQUIRE(Event(c, port, "reservation.accepted", kTask, attributes).status == 200);
-    // The worker's leg is remembered once the recording started on it.
-    REQUIRE(recrules::testing::Eventually(
-        [&] { return Count(ReadFile(log) + ReadFile(log + ".1"), "update_task_attributes") > 0; },
-        10000));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    HttpReply pause = c.Request("POST", "/features/pause-recording/flex/pause-call-recording",
-                                Form({{"callSid", kWorkerLeg}, {"Token", "tok-alice"}}),
-                                {{"Content-Type", "application/x-www-form-urlencoded"}});
-    CHECK(pause.status == 409);
-    serve.Signal(SIGTERM);
-    REQUIRE(serve.Exited(15000));
-  }
-  REQUIRE(std::filesystem::exists(log + ".2"));  // rotated at least twice
-  // The recording's SID, as Twilio gave it.
-  std::string recording;
-  for (int i = 0; i <= 50 && recording.empty(); ++i) {
-    std::string path = i == 0 ? log : log + "." + std::to_string(i);
-    for (const std::string& l : Lines(ReadFile(path))) {
-      json j = json::parse(l);
-      if (j["type"] == "recording" && j["operation"] == "create_call_recording" &&
-          j["callSid"] == kWorkerLeg) {
-        recording = j["recordingSid"];
-      }
-    }
-  }
-  REQUIRE(recording.size() == 34);
+  const std::string& log = Served().log;
+  const std::string& recording = Served().recording;
 
   Run by_recording = Why(recording + " --log " + log);
   REQUIRE_MESSAGE(by_recording.rc == 0, by_recording.out);
@@ -185,8 +201,12 @@ TEST_CASE("why: a worker-leg recording and a refused Flex pause, from any SID of
     CHECK(r.rc == 0);
     CHECK(r.out.substr(r.out.find('\n')) == out.substr(out.find('\n')));
   }
+}
 
-  SUBCASE("json: every entry with its file, line and log fields") {
+TEST_CASE("why --json: every entry with its file, line and log fields") {
+  const std::string& log = Served().log;
+  const std::string& recording = Served().recording;
+  {
     Run r = Why(kConference + " --json --log " + log);
     REQUIRE(r.rc == 0);
     json j = json::parse(r.out);
@@ -203,7 +223,12 @@ TEST_CASE("why: a worker-leg recording and a refused Flex pause, from any SID of
     CHECK(json::parse(lines.at(last["line"].get<size_t>() - 1)) == last["log"]);
     CHECK(j["skipped"].empty());
   }
-  SUBCASE("stdin, and a malformed line is named and skipped") {
+}
+
+TEST_CASE("why from stdin: a malformed line is named and skipped") {
+  const std::string& log = Served().log;
+  const TempDir& dir = Served().dir;
+  {
     std::string all;
     for (int i = 50; i >= 1; --i) {
       std::string path = log + "." + std::to_string(i);
@@ -218,7 +243,11 @@ TEST_CASE("why: a worker-leg recording and a refused Flex pause, from any SID of
                      ": skipped: not JSON") != std::string::npos);
     CHECK(r.out.find("start a dual-channel recording of call " + kWorkerLeg) != std::string::npos);
   }
-  SUBCASE("a SID the log does not name: exit 1") {
+}
+
+TEST_CASE("why: a SID the log does not name is exit 1") {
+  const std::string& log = Served().log;
+  {
     Run r = Why("CAabcabcabcabcabcabcabcabcabcabcab --log " + log);
     CHECK(r.rc == 1);
     CHECK(r.out.find("recrules why: call CAabcabcabcabcabcabcabcabcabcabcab: not in the decision "
