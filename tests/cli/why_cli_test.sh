@@ -50,6 +50,7 @@ expect_rc "upper-case hex" 0 "$BIN" why "RE1111111111111111111111111111111F" --l
 expect_rc "json" 0 "$BIN" why "$CALL" --json --log "$LOG"
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["entries"])==2 and d["skipped"][0]["line"]==2' "$TMP/out"; then ok; else fail "json: $(head -c 400 "$TMP/out")"; fi
 cat "$LOG.2" "$LOG.1" "$LOG" >"$TMP/all.log"
+echo '{"time":"2026-12-07T05:40:01.300Z","type":"decision","source":"flex","operation":"pause_call_recording","identity":"instance B","action":"pause","taskSid":"'$TASK'"}' >"$TMP/other.log"
 expect_rc "stdin" 0 sh -c "'$BIN' why $TASK <'$TMP/all.log'"
 contains "stdin" "$TMP/err" "recrules why: stdin:4: skipped"
 expect_rc "stdin pipe" 0 sh -c "cat '$TMP/all.log' | '$BIN' why $TASK"
@@ -59,6 +60,9 @@ expect_rc "stdin dash" 0 sh -c "'$BIN' why $TASK --log - <'$TMP/all.log'"
 expect_rc "stdin twice" 2 sh -c "'$BIN' why $TASK --log - - <'$TMP/all.log'"
 contains "stdin twice" "$TMP/err" "recrules why: -: stdin is named twice"
 
+# Two instances' logs, given newest first: merged by time.
+expect_rc "two logs" 0 "$BIN" why "$TASK" --log "$LOG" --log "$TMP/other.log"
+if [ "$(grep -c '^2026' "$TMP/out")" = 3 ] && grep '^2026' "$TMP/out" | sed -n 2p | grep -q 'instance B'; then ok; else fail "two logs: $(cat "$TMP/out")"; fi
 expect_rc "unknown sid" 1 "$BIN" why CAabcabcabcabcabcabcabcabcabcabcab --log "$LOG"
 contains "unknown sid" "$TMP/err" "recrules why: call CAabcabcabcabcabcabcabcabcabcabcab: not in the decision log (3 files"
 expect_rc "no sid" 2 "$BIN" why --log "$LOG"
