@@ -243,8 +243,10 @@ std::string RecordingStatusWords(const json& line) {
     out += " of conference " + conf;
   }
   out += " is " + (status.empty() ? std::string("(no status)") : status);
-  std::string code = Str(line, "errorCode");
-  if (code.empty()) code = Str(line, "twilioErrorCode");
+  std::string code;
+  for (const char* key : {"errorCode", "twilioErrorCode", "error_code"}) {
+    if (code.empty()) code = Str(line, key);
+  }
   if (!code.empty() && code != "0") out += " (Twilio error " + code + ")";
   if (const std::string source = Str(line, "recordingSource"); !source.empty()) {
     out += "\n    started by: " + source;
