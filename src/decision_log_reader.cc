@@ -274,7 +274,40 @@ size_t DecisionLogReader::LineNumber(size_t file, size_t offset) const {
   return in.cursor_line;
 }
 
+namespace {
+
+// Whether `text` nests arrays and objects deeper than `limit` (brackets in strings do not
+// count). The server never writes more than a few levels; a deeper line would make the
+// recursive walks over the parsed value (its destruction, dump) overflow the stack.
+bool NestedDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::optional<nlohmann::json> ParseLogLine(std::string_view text, std::string* error) {
+  if (NestedDeeperThan(text, kMaxLogLineDepth)) {
+    *error = "nested deeper than " + std::to_string(kMaxLogLineDepth) + " levels";
+    return std::nullopt;
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.begin(), text.end());

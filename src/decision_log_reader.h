@@ -72,7 +72,9 @@ class DecisionLogReader {
 };
 
 // Parses one decision log line. nullopt, with *error saying what is wrong ("not JSON: ...",
-// "not a JSON object"), when it is not a JSON object.
+// "not a JSON object", "nested deeper than 64 levels"), when it is not a JSON object of at most
+// kMaxLogLineDepth levels.
+inline constexpr int kMaxLogLineDepth = 64;
 std::optional<nlohmann::json> ParseLogLine(std::string_view text, std::string* error);
 
 // True when `text` is a Twilio SID: two upper-case letters, then 32 hex digits.

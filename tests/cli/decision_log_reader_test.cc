@@ -158,6 +158,15 @@ TEST_CASE("decision log reader: ParseLogLine and IsTwilioSid") {
   CHECK(error == "not JSON: error at byte 9");
   CHECK(!ParseLogLine("[1]", &error));
   CHECK(error == "not a JSON object (array)");
+  // Deep nesting is refused before parsing (the walks over a parsed value recurse); brackets
+  // in strings do not count.
+  const std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK(!ParseLogLine(deep, &error));
+  CHECK(error == "nested deeper than 64 levels");
+  const std::string at_limit =
+      std::string(63, '[') + "{\"s\":\"[[[[\\\"[[\"}" + std::string(63, ']');
+  CHECK(!ParseLogLine(at_limit, &error));
+  CHECK(error == "not a JSON object (array)");
   CHECK(IsTwilioSid("CA0123456789abcdef0123456789abcdef"));
   CHECK(!IsTwilioSid("CA0123456789abcdef0123456789abcde"));
   CHECK(!IsTwilioSid("ca0123456789abcdef0123456789abcdef"));

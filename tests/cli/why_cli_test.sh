@@ -63,6 +63,10 @@ contains "stdin twice" "$TMP/err" "recrules why: -: stdin is named twice"
 # Two instances' logs, given newest first: merged by time.
 expect_rc "two logs" 0 "$BIN" why "$TASK" --log "$LOG" --log "$TMP/other.log"
 if [ "$(grep -c '^2026' "$TMP/out")" = 3 ] && grep '^2026' "$TMP/out" | sed -n 2p | grep -q 'instance B'; then ok; else fail "two logs: $(cat "$TMP/out")"; fi
+# A line nested 200 000 levels deep (the walks over a parsed line recursed: a stack overflow).
+python3 -c "print('{\"callSid\":\"$CALL\",\"x\":' + '['*200000 + ']'*200000 + '}')" >"$TMP/deep.log"
+expect_rc "deep line" 1 "$BIN" why "$CALL" --log "$TMP/deep.log"
+contains "deep line" "$TMP/err" "recrules why: $TMP/deep.log:1: skipped: nested deeper than 64 levels"
 expect_rc "unknown sid" 1 "$BIN" why CAabcabcabcabcabcabcabcabcabcabcab --log "$LOG"
 contains "unknown sid" "$TMP/err" "recrules why: call CAabcabcabcabcabcabcabcabcabcabcab: not in the decision log (3 files"
 expect_rc "no sid" 2 "$BIN" why --log "$LOG"
