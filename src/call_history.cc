@@ -36,12 +36,16 @@ void CollectSids(const json& value, std::vector<std::string>* out) {
   }
 }
 
+// A field as text for the words; control characters (a terminal's escape sequences, line
+// breaks) become spaces: the words are printed to a terminal.
 std::string Str(const json& line, const char* key) {
   auto it = line.find(key);
-  if (it == line.end()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_null()) return "";
-  return it->dump();
+  if (it == line.end() || it->is_null()) return "";
+  std::string text = it->is_string() ? it->get<std::string>() : it->dump();
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return text;
 }
 
 long long Int(const json& line, const char* key) {

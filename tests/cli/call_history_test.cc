@@ -136,6 +136,10 @@ TEST_CASE("call history: events not acted on, status callbacks, and lines of unk
                  {"errorCode", 13617}};
   CHECK(DescribeLogLine(absent) == "Twilio reported: recording " + kRecording + " of call " + kLeg +
                                        " is absent (Twilio error 13617)");
+  // Words go to a terminal: no escape sequences or line breaks from the log's fields.
+  json escape = {
+      {"type", "stale_event"}, {"eventType", "task.updated"}, {"message", "a\x1b[2Jb\nc"}};
+  CHECK(DescribeLogLine(escape) == "TaskRouter: task.updated not acted on: a [2Jb c");
   json unknown = {{"time", "t"}, {"type", "shadow_difference"}, {"callSid", kCall}};
   CHECK(DescribeLogLine(unknown) == "shadow_difference: {\"callSid\":\"" + kCall + "\"}");
 }
