@@ -294,73 +294,52 @@ std::string DescribeLogLine(const json& line) {
 CallHistory FindCallHistory(const DecisionLogReader& reader, const std::string& sid) {
   CallHistory history;
   history.sids.insert(sid);
-  std::vector<std::string> pending = {sid};
-  std::unordered_set<uint64_t> seen;  // (file, offset) of the lines taken
-  struct Found {
+  struct Taken {
     size_t file, offset;
-    json fields;
+    json fields;        // when it parsed
+    std::string error;  // when it did not
   };
-  std::vector<Found> found;
-  std::vector<std::pair<size_t, size_t>> bad;  // file, offset
-  std::vector<std::string> bad_errors;
+  std::vector<Taken> taken;
+  std::unordered_set<uint64_t> seen;  // (file, offset) of the lines taken
+  std::vector<std::string> pending = {sid};
   while (!pending.empty()) {
     ++history.passes;
     std::vector<std::string> next;
     reader.FindLines(pending, [&](const DecisionLogReader::Line& l) {
       if (!seen.insert(uint64_t(l.file) << 48 | l.offset).second) return;
-      std::string error;
-      std::optional<json> fields = ParseLogLine(l.text, &error);
-      if (!fields) {
-        bad.emplace_back(l.file, l.offset);
-        bad_errors.push_back(error);
-        return;
+      Taken t{l.file, l.offset, {}, {}};
+      if (std::optional<json> fields = ParseLogLine(l.text, &t.error)) {
+        for (std::string& s : LinkedSids(*fields)) {
+          if (history.sids.insert(s).second) next.push_back(std::move(s));
+        }
+        t.fields = std::move(*fields);
       }
-      for (std::string& s : LinkedSids(*fields)) {
-        if (history.sids.insert(s).second) next.push_back(std::move(s));
-      }
-      found.push_back(Found{l.file, l.offset, std::move(*fields)});
+      taken.push_back(std::move(t));
     });
     pending = std::move(next);
   }
-  // Line numbers are counted once, in file order.
-  std::vector<size_t> order(found.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return std::tie(found[a].file, found[a].offset) < std::tie(found[b].file, found[b].offset);
+  // In log order, so that line numbers are counted in one sweep per file.
+  std::sort(taken.begin(), taken.end(), [](const Taken& a, const Taken& b) {
+    return std::tie(a.file, a.offset) < std::tie(b.file, b.offset);
   });
-  history.entries.resize(found.size());
-  for (size_t i : order) {
-    CallHistory::Entry& e = history.entries[i];
-    e.file = reader.file_name(found[i].file);
-    e.line = reader.LineNumber(found[i].file, found[i].offset);
-  }
-  std::vector<size_t> bad_order(bad.size());
-  for (size_t i = 0; i < bad.size(); ++i) bad_order[i] = i;
-  std::sort(bad_order.begin(), bad_order.end(),
-            [&](size_t a, size_t b) { return bad[a] < bad[b]; });
-  for (size_t i : bad_order) {
-    history.skipped.push_back({reader.file_name(bad[i].first),
-                               reader.LineNumber(bad[i].first, bad[i].second), bad_errors[i]});
-  }
-  for (size_t i = 0; i < found.size(); ++i) {
-    CallHistory::Entry& e = history.entries[i];
-    e.time = Str(found[i].fields, "time");
-    e.words = DescribeLogLine(found[i].fields);
-    e.fields = std::move(found[i].fields);
+  for (Taken& t : taken) {
+    const size_t line = reader.LineNumber(t.file, t.offset);
+    if (!t.error.empty()) {
+      history.skipped.push_back({reader.file_name(t.file), line, std::move(t.error)});
+      continue;
+    }
+    CallHistory::Entry e;
+    e.time = Str(t.fields, "time");
+    e.file = reader.file_name(t.file);
+    e.line = line;
+    e.words = DescribeLogLine(t.fields);
+    e.fields = std::move(t.fields);
+    history.entries.push_back(std::move(e));
   }
   // By time; lines of one millisecond stay in log order (files oldest first).
-  std::vector<std::pair<size_t, size_t>> position(found.size());
-  for (size_t i = 0; i < found.size(); ++i) position[i] = {found[i].file, found[i].offset};
-  std::vector<size_t> by_time(found.size());
-  for (size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
-  std::sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
-    return std::tie(history.entries[a].time, position[a]) <
-           std::tie(history.entries[b].time, position[b]);
-  });
-  std::vector<CallHistory::Entry> sorted;
-  sorted.reserve(found.size());
-  for (size_t i : by_time) sorted.push_back(std::move(history.entries[i]));
-  history.entries = std::move(sorted);
+  std::stable_sort(
+      history.entries.begin(), history.entries.end(),
+      [](const CallHistory::Entry& a, const CallHistory::Entry& b) { return a.time < b.time; });
   return history;
 }
 
