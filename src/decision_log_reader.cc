@@ -40,6 +40,21 @@ bool Exists(const std::string& path) {
 
 }  // namespace
 
+// Reads the open file `fd` (a pipe) to its end into `input`.
+Status DecisionLogReader::ReadAll(int fd, const std::string& named, Input* input) {
+  char buf[1 << 16];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Unavailable(named + ": read failed: " + std::strerror(errno));
+    input->owned.append(buf, size_t(n));
+  }
+  input->data = input->owned.data();
+  input->size = input->owned.size();
+  return Status::Ok();
+}
+
 // Maps `size` bytes of the open file `fd` into `input`.
 Status DecisionLogReader::Map(int fd, size_t size, const std::string& named, Input* input) {
   input->size = size;
@@ -86,18 +101,8 @@ Status DecisionLogReader::Add(const std::string& path, bool rotated) {
       Status s = Map(STDIN_FILENO, size_t(st.st_size), "stdin", input.get());
       if (!s.ok()) return s;
     } else {
-      char buf[1 << 16];
-      while (true) {
-        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          return Status::Unavailable(std::string("stdin: read failed: ") + std::strerror(errno));
-        }
-        input->owned.append(buf, size_t(n));
-      }
-      input->data = input->owned.data();
-      input->size = input->owned.size();
+      Status s = ReadAll(STDIN_FILENO, "stdin", input.get());
+      if (!s.ok()) return s;
     }
   } else {
     input->name = path;
@@ -106,27 +111,38 @@ Status DecisionLogReader::Add(const std::string& path, bool rotated) {
       return Status::Unavailable(named + ": cannot open: " + std::strerror(errno));
     }
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return Status::InvalidInput(named + ": not a regular file");
-    }
-    for (const auto& in : inputs_) {
-      if (in->dev == st.st_dev && in->ino == st.st_ino) {
-        ::close(fd);
-        return Status::Ok();  // already read (named twice, or reached as a rotated file)
+    Status s;
+    if (::fstat(fd, &st) != 0) {
+      s = Status::Unavailable(named + ": cannot stat: " + std::strerror(errno));
+    } else if (S_ISFIFO(st.st_mode)) {
+      // A pipe (`--log <(gunzip -c FILE.gz)`): read into memory, like stdin.
+      s = ReadAll(fd, named, input.get());
+    } else if (!S_ISREG(st.st_mode)) {
+      s = Status::InvalidInput(named + ": not a regular file or pipe");
+    } else {
+      for (const auto& in : inputs_) {
+        if (in->dev == st.st_dev && in->ino == st.st_ino) {
+          ::close(fd);
+          return Status::Ok();  // already read (named twice, or reached as a rotated file)
+        }
       }
+      input->dev = st.st_dev;
+      input->ino = st.st_ino;
+      s = Map(fd, size_t(st.st_size), named, input.get());
     }
-    input->dev = st.st_dev;
-    input->ino = st.st_ino;
-    Status s = Map(fd, size_t(st.st_size), named, input.get());
     ::close(fd);
     if (!s.ok()) return s;
   }
+  return Checked(std::move(input), named);
+}
+
+// Refuses a gzip file; else keeps the input.
+Status DecisionLogReader::Checked(std::unique_ptr<Input> input, const std::string& named) {
   if (input->size >= 2 && uint8_t(input->data[0]) == 0x1f && uint8_t(input->data[1]) == 0x8b) {
     return Status::InvalidInput(named +
                                 ": gzip-compressed, which is not read directly: decompress it "
-                                "first (gunzip -c " +
-                                input->name + " | recrules ... --log -)");
+                                "on the way in (--log <(gunzip -c " +
+                                input->name + "))");
   }
   inputs_.push_back(std::move(input));
   return Status::Ok();

@@ -4,7 +4,7 @@
 //
 // Files are mapped, not read: a search for a few SIDs over a large log touches each page once
 // and parses only the lines that hold one of them (FindLines). Stdin is mapped too when it is a
-// file (`< FILE`), else (a pipe) read into memory.
+// file (`< FILE`); a pipe (stdin, or `--log <(gunzip -c FILE.gz)`) is read into memory.
 // Gzip-compressed files are refused with a message saying how to read them instead.
 //
 // Not thread-safe (LineNumber keeps a cursor per file); the text views live as long as the
@@ -67,6 +67,8 @@ class DecisionLogReader {
   DecisionLogReader();
   Status Add(const std::string& path, bool rotated);
   static Status Map(int fd, size_t size, const std::string& named, Input* input);
+  static Status ReadAll(int fd, const std::string& named, Input* input);
+  Status Checked(std::unique_ptr<Input> input, const std::string& named);
 
   std::vector<std::unique_ptr<Input>> inputs_;
 };

@@ -70,7 +70,7 @@ TEST_CASE("decision log reader: bad inputs are named") {
   SUBCASE("a folder") {
     auto r = DecisionLogReader::Open({dir.path()});
     REQUIRE(!r.ok());
-    CHECK(r.status().message() == dir.path() + ": not a regular file");
+    CHECK(r.status().message() == dir.path() + ": not a regular file or pipe");
   }
   SUBCASE("gzip") {
     const std::string gz = dir.Write("d.log", std::string("\x1f\x8b\x08\x00rest", 8));

@@ -78,7 +78,12 @@ contains "missing log" "$TMP/err" "recrules why: $TMP/nope.log: cannot open: No 
 expect_rc "folder" 2 "$BIN" why "$CALL" --log "$TMP"
 printf '\037\213\010\000rest' >"$TMP/old.log.gz"
 expect_rc "gzip" 2 "$BIN" why "$CALL" --log "$TMP/old.log.gz"
-contains "gzip" "$TMP/err" "gzip-compressed, which is not read directly: decompress it first (gunzip -c"
+contains "gzip" "$TMP/err" "gzip-compressed, which is not read directly: decompress it on the way in (--log <(gunzip -c"
+# A pipe named as a file (how a compressed rotated file is read): read like stdin.
+mkdir "$TMP/gz" && cp "$LOG" "$LOG.1" "$TMP/gz/" && gzip -c "$LOG.2" >"$TMP/gz/decisions.log.2.gz"
+expect_rc "pipe as --log" 0 bash -c "'$BIN' why $TASK --log <(gunzip -c '$TMP/gz/decisions.log.2.gz') --log '$TMP/gz/decisions.log'"
+contains "pipe as --log" "$TMP/out" "recrules why $TASK: 2 lines in 3 files"
+contains "pipe as --log" "$TMP/out" "TaskRouter: a reservation accepted"
 expect_rc "unknown option" 2 "$BIN" why "$CALL" --since yesterday
 
 echo "why cli: $passed passed, $failed failed"
