@@ -1,6 +1,7 @@
 #include "call_history.h"
 
 #include <algorithm>
+#include <climits>
 #include <tuple>
 #include <unordered_set>
 
@@ -48,9 +49,21 @@ std::string Str(const json& line, const char* key) {
   return text;
 }
 
+// An integer field; 0 when absent, not a number, or out of range (a float past long long's
+// range would be undefined to convert).
 long long Int(const json& line, const char* key) {
   auto it = line.find(key);
-  return it != line.end() && it->is_number() ? it->get<long long>() : 0;
+  if (it == line.end()) return 0;
+  if (it->is_number_integer() && !it->is_number_unsigned()) return it->get<long long>();
+  if (it->is_number_unsigned()) {
+    const auto v = it->get<unsigned long long>();
+    return v <= static_cast<unsigned long long>(LLONG_MAX) ? static_cast<long long>(v) : 0;
+  }
+  if (it->is_number_float()) {
+    const double v = it->get<double>();
+    return v > -9.2e18 && v < 9.2e18 ? static_cast<long long>(v) : 0;
+  }
+  return 0;
 }
 
 // "task WT…, reservation WR…, call CA…, conference CF…": the SIDs a line names.

@@ -110,6 +110,11 @@ TEST_CASE("call history: what Twilio answered, in words") {
         std::string::npos);
   CHECK(DescribeLogLine(Recording("error", 0, 0, "the worker's call leg was not found"))
             .find("not sent: the worker's call leg was not found") != std::string::npos);
+  // Numbers out of any integer's range are not converted (that would be undefined).
+  json odd = Recording("ok", 201, 1, "");
+  odd["latencyMs"] = 1e300;
+  odd["attempts"] = 18446744073709551615u;
+  CHECK(DescribeLogLine(odd).find("0 attempts, 0 ms") != std::string::npos);
   // The call service's shape: one recording per leg, a second ask gets the first one.
   CHECK(DescribeLogLine(Recording("already_recorded", 200, 0, ""))
             .find("not sent: the leg already has recording " + kRecording) != std::string::npos);
