@@ -668,7 +668,7 @@ std::string CsvField(const std::string& s) {
   return out + "\"";
 }
 
-json RowJson(const Row& r) {
+nlohmann::ordered_json RowJson(const Row& r) {
   auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
   json duration = nullptr;
   if (!r.duration.empty()) {
@@ -676,12 +676,13 @@ json RowJson(const Row& r) {
     long v = std::strtol(r.duration.c_str(), &end, 10);
     duration = end && *end == '\0' ? json(v) : json(r.duration);
   }
-  return json{{"verdict", r.verdict},       {"recordingSid", opt(r.recording_sid)},
-              {"callSid", opt(r.call_sid)}, {"conferenceSid", opt(r.conference_sid)},
-              {"taskSid", opt(r.task_sid)}, {"source", opt(r.source)},
-              {"status", opt(r.status)},    {"startTime", opt(Rfc3339(r.start_ms))},
-              {"duration", duration},       {"decisionId", opt(r.decision_id)},
-              {"rule", opt(r.rule)},        {"cause", r.cause}};
+  return nlohmann::ordered_json{
+      {"verdict", r.verdict},       {"recordingSid", opt(r.recording_sid)},
+      {"callSid", opt(r.call_sid)}, {"conferenceSid", opt(r.conference_sid)},
+      {"taskSid", opt(r.task_sid)}, {"source", opt(r.source)},
+      {"status", opt(r.status)},    {"startTime", opt(Rfc3339(r.start_ms))},
+      {"duration", duration},       {"decisionId", opt(r.decision_id)},
+      {"rule", opt(r.rule)},        {"cause", r.cause}};
 }
 
 void Print(const std::vector<Row>& rows, const std::string& format, int64_t from_ms,
@@ -697,7 +698,7 @@ void Print(const std::vector<Row>& rows, const std::string& format, int64_t from
     nlohmann::ordered_json counts;
     for (const char* v : kVerdicts) counts[v] = summary[v];
     doc["summary"] = counts;
-    json list = json::array();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const Row& r : rows) list.push_back(RowJson(r));
     doc["rows"] = std::move(list);
     out = doc.dump() + "\n";
