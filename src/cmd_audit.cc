@@ -805,15 +805,25 @@ int RunAudit(const AuditArgs& args) {
   }
 
   // A call decided to record just before the end of the listed days may have its recording
-  // created on the next day: ask Twilio about that call before calling it missing.
+  // created on the next day: ask Twilio about such a call, when none of its recordings was
+  // listed, before calling it missing.
   const int64_t listed_until = (to_ms - 1) / kDayMs * kDayMs + kDayMs;
   std::unordered_map<std::string, bool> have;
-  for (const TwilioRecording& r : recordings) have[r.sid] = true;
+  std::vector<bool> recorded(size_t(index.size()), false);
+  for (const TwilioRecording& r : recordings) {
+    have[r.sid] = true;
+    for (const std::string* sid : {&r.sid, &r.call_sid, &r.conference_sid}) {
+      int c = sid->empty() ? -1 : index.CallOf(*sid);
+      if (c >= 0 && !r.absent()) recorded[size_t(c)] = true;
+    }
+  }
   for (int c = 0; c < index.size(); ++c) {
-    if (index.Find(c) != c) continue;
+    if (index.Find(c) != c || recorded[size_t(c)]) continue;
     CallFacts& f = index.facts(c);
     if (f.decisions.empty() || f.first_decision_ms < from_ms || f.first_decision_ms >= to_ms ||
-        f.first_decision_ms + kLateStartMs < listed_until) {
+        f.first_decision_ms + kLateStartMs < listed_until ||
+        std::none_of(f.decisions.begin(), f.decisions.end(),
+                     [](const LoggedDecision& d) { return d.action == "record"; })) {
       continue;
     }
     twilio::TwilioClient::RecordingsQuery late;
