@@ -10,10 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -181,10 +184,26 @@ std::string LikelyCause(const std::string& source) {
   return "source " + (source.empty() ? std::string("unknown") : source);
 }
 
+// The progress line, on a terminal only: the listing and the log reading run side by side.
+struct Progress {
+  bool on = false;
+  std::atomic<size_t> recordings{0};
+  std::atomic<uint64_t> log_bytes{0};
+  std::atomic<bool> stop{false};  // the listing failed: the log reader gives up
+  void Print() const {
+    if (!on) return;
+    std::fprintf(stderr, "\rrecrules audit: %zu recordings listed, %llu MiB of log read   ",
+                 recordings.load(), static_cast<unsigned long long>(log_bytes.load() >> 20));
+  }
+  void Clear() const {
+    if (on) std::fputs("\r\033[K", stderr);
+  }
+};
+
 // One page after another until next_page_uri is null. false (with the error printed) when
 // Twilio cannot be read.
 bool ListAll(twilio::TwilioClient& client, const twilio::TwilioClient::RecordingsQuery& query,
-             std::vector<TwilioRecording>* out, bool progress) {
+             std::vector<TwilioRecording>* out, Progress* progress) {
   twilio::TwilioResponse r = client.ListRecordings(query);
   for (int page = 1;; ++page) {
     if (!r.ok || !r.body.is_object() || !r.body.contains("recordings") ||
@@ -196,8 +215,8 @@ bool ListAll(twilio::TwilioClient& client, const twilio::TwilioClient::Recording
     }
     for (const json& rec : r.body["recordings"]) out->push_back(ReadRecording(rec));
     if (progress) {
-      std::fprintf(stderr, "\rrecrules audit: %zu recordings listed (page %d)   ", out->size(),
-                   page);
+      progress->recordings += r.body["recordings"].size();
+      progress->Print();
     }
     std::string next = Str(r.body, "next_page_uri");
     if (next.empty()) return true;
@@ -223,9 +242,38 @@ struct LoggedAction {
 struct CallFacts {
   int64_t first_decision_ms = -1;
   std::string task_sid, call_sid, conference_sid;
+  // Only the decisions a verdict names: the first of each action and the last to record (so
+  // a call asked about a thousand times costs no more than one asked once).
   std::vector<LoggedDecision> decisions;
   std::vector<LoggedAction> actions;
   std::map<std::string, int> absent_codes;  // recording SID -> error code (recording_status)
+
+  void Add(LoggedDecision d) {
+    if (first_decision_ms < 0 || d.ms < first_decision_ms) first_decision_ms = d.ms;
+    LoggedDecision* first = nullptr;
+    LoggedDecision* last_record = nullptr;
+    for (LoggedDecision& kept : decisions) {
+      if (kept.action == d.action && (first == nullptr || kept.ms < first->ms)) first = &kept;
+      if (kept.action == "record" && (last_record == nullptr || kept.ms > last_record->ms)) {
+        last_record = &kept;
+      }
+    }
+    if (first == nullptr) {
+      decisions.push_back(std::move(d));
+    } else if (d.ms < first->ms) {
+      if (d.action == "record" && first == last_record && decisions.size() < 4) {
+        decisions.push_back(std::move(d));  // the old first stays as the last
+      } else {
+        *first = std::move(d);
+      }
+    } else if (d.action == "record" && d.ms > last_record->ms) {
+      if (last_record == first) {
+        decisions.push_back(std::move(d));
+      } else {
+        *last_record = std::move(d);
+      }
+    }
+  }
 };
 
 // Folds log lines into calls: SIDs seen on one line belong to one call (union-find over calls).
@@ -271,7 +319,7 @@ class CallIndex {
     }
     CallFacts& into = calls_[size_t(a)];
     CallFacts& from = calls_[size_t(b)];
-    into.decisions.insert(into.decisions.end(), from.decisions.begin(), from.decisions.end());
+    for (LoggedDecision& d : from.decisions) into.Add(std::move(d));
     into.actions.insert(into.actions.end(), from.actions.begin(), from.actions.end());
     into.absent_codes.insert(from.absent_codes.begin(), from.absent_codes.end());
     if (into.task_sid.empty()) into.task_sid = from.task_sid;
@@ -292,15 +340,146 @@ class CallIndex {
 };
 
 struct LogStats {
-  uint64_t lines = 0, kept = 0, unreadable = 0, bytes = 0;
+  uint64_t lines = 0, kept = 0, unreadable = 0;
 };
 
-// One decision log line, already parsed.
-void Fold(const json& line, int64_t ms, CallIndex* index) {
-  const std::string type = Str(line, "type");
-  std::string task = Str(line, "taskSid"), call = Str(line, "callSid"),
-              conference = Str(line, "conferenceSid"), recording = Str(line, "recordingSid"),
-              leg = Str(line, "leg");
+// The top-level fields of one decision log line, as views into it. Nested values (a decision's
+// trace, a masked input) are passed over, not built: most of a log's bytes are in them.
+class LineFields {
+ public:
+  // false when the line is not one whole JSON object (a torn last line, say).
+  bool Parse(std::string_view line) {
+    fields_.clear();
+    line_ = line;
+    pos_ = 0;
+    Space();
+    if (!Eat('{')) return false;
+    Space();
+    if (Eat('}')) return Rest();
+    while (true) {
+      Space();
+      std::string_view key;
+      if (!String(&key)) return false;
+      Space();
+      if (!Eat(':')) return false;
+      Space();
+      size_t value_start = pos_;
+      if (!Value()) return false;
+      fields_.emplace_back(key, line_.substr(value_start, pos_ - value_start));
+      Space();
+      if (Eat('}')) return Rest();
+      if (!Eat(',')) return false;
+    }
+  }
+
+  // A string field's value (JSON escapes decoded); "" when absent or not a string.
+  std::string Get(std::string_view key) const {
+    std::string_view raw = Raw(key);
+    if (raw.size() < 2 || raw.front() != '"') return "";
+    std::string_view inner = raw.substr(1, raw.size() - 2);
+    if (inner.find('\\') == std::string_view::npos) return std::string(inner);
+    json decoded = json::parse(raw, nullptr, false);
+    return decoded.is_string() ? decoded.get<std::string>() : std::string();
+  }
+  // A field's JSON text as written ("true", "13617", "\"x\""); "" when absent.
+  std::string_view Raw(std::string_view key) const {
+    for (const auto& [k, v] : fields_) {
+      if (k == key) return v;
+    }
+    return {};
+  }
+  int Int(std::string_view key) const {
+    std::string_view raw = Raw(key);
+    if (!raw.empty() && raw.front() == '"') raw = raw.substr(1, raw.size() - 2);
+    int v = 0;
+    for (char c : raw) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  }
+
+ private:
+  bool Eat(char c) {
+    if (pos_ < line_.size() && line_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void Space() {
+    while (pos_ < line_.size() && (line_[pos_] == ' ' || line_[pos_] == '\t' ||
+                                   line_[pos_] == '\r' || line_[pos_] == '\n')) {
+      ++pos_;
+    }
+  }
+  bool Rest() {
+    Space();
+    return pos_ == line_.size();
+  }
+  // A string at pos_; *out gets its inner text, escapes as written.
+  bool String(std::string_view* out) {
+    if (!Eat('"')) return false;
+    size_t start = pos_;
+    while (pos_ < line_.size()) {
+      char c = line_[pos_];
+      if (c == '\\') {
+        pos_ += 2;
+        continue;
+      }
+      if (c == '"') {
+        if (out) *out = line_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      ++pos_;
+    }
+    return false;
+  }
+  // Any value; objects and arrays are skipped by their brackets (strings inside honoured).
+  bool Value() {
+    if (pos_ >= line_.size()) return false;
+    char c = line_[pos_];
+    if (c == '"') return String(nullptr);
+    if (c == '{' || c == '[') {
+      int depth = 0;
+      while (pos_ < line_.size()) {
+        c = line_[pos_];
+        if (c == '"') {
+          if (!String(nullptr)) return false;
+          continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        if (c == '}' || c == ']') {
+          if (--depth == 0) {
+            ++pos_;
+            return true;
+          }
+        }
+        ++pos_;
+      }
+      return false;
+    }
+    size_t start = pos_;
+    while (pos_ < line_.size() && line_[pos_] != ',' && line_[pos_] != '}' && line_[pos_] != ' ' &&
+           line_[pos_] != '\n' && line_[pos_] != '\r') {
+      ++pos_;
+    }
+    return pos_ > start;
+  }
+
+  std::string_view line_;
+  size_t pos_ = 0;
+  std::vector<std::pair<std::string_view, std::string_view>> fields_;
+};
+
+// One decision log line, its fields read.
+void Fold(const LineFields& line, int64_t ms, CallIndex* index) {
+  const std::string type = line.Get("type");
+  std::string task = line.Get("taskSid"), call = line.Get("callSid"),
+              conference = line.Get("conferenceSid"), recording = line.Get("recordingSid"),
+              leg = line.Get("leg");
   if (recording.rfind("RE", 0) != 0) recording.clear();
   if (leg.rfind("CA", 0) != 0) leg.clear();
   if (type == "decision") {
@@ -308,16 +487,14 @@ void Fold(const json& line, int64_t ms, CallIndex* index) {
     CallFacts& f = index->facts(c);
     LoggedDecision d;
     d.ms = ms;
-    d.id = Str(line, "id");
-    d.action = Str(line, "action");
-    d.mode = Str(line, "mode");
-    d.rule = Str(line, "rule");
-    d.reason = Str(line, "reason");
-    d.event = Str(line, "event");
-    auto cr = line.find("conferenceRecord");
-    d.conference_record = cr != line.end() && cr->is_boolean() && cr->get<bool>();
-    f.decisions.push_back(std::move(d));
-    if (f.first_decision_ms < 0 || ms < f.first_decision_ms) f.first_decision_ms = ms;
+    d.id = line.Get("id");
+    d.action = line.Get("action");
+    d.mode = line.Get("mode");
+    d.rule = line.Get("rule");
+    d.reason = line.Get("reason");
+    d.event = line.Get("event");
+    d.conference_record = line.Raw("conferenceRecord") == "true";
+    f.Add(std::move(d));
     if (f.task_sid.empty()) f.task_sid = task;
     if (f.call_sid.empty()) f.call_sid = call;
     if (f.conference_sid.empty()) f.conference_sid = conference;
@@ -326,23 +503,21 @@ void Fold(const json& line, int64_t ms, CallIndex* index) {
     CallFacts& f = index->facts(c);
     LoggedAction a;
     a.ms = ms;
-    a.operation = Str(line, "operation");
-    a.result = Str(line, "result");
+    a.operation = line.Get("operation");
+    a.result = line.Get("result");
     a.recording_sid = recording;
     a.call_sid = call;
-    a.decision_id = Str(line, "decisionId");
-    a.message = Str(line, "message");
+    a.decision_id = line.Get("decisionId");
+    a.message = line.Get("message");
     f.actions.push_back(std::move(a));
     if (f.task_sid.empty()) f.task_sid = task;
     if (f.conference_sid.empty()) f.conference_sid = conference;
   } else if (type == "recording_status") {
     int c = index->Link({&task, &call, &conference, &recording});
-    if (Str(line, "status") == "absent" && !recording.empty()) {
+    if (line.Get("status") == "absent" && !recording.empty()) {
       int code = 0;
       for (const char* key : {"errorCode", "twilioErrorCode", "error_code"}) {
-        auto it = line.find(key);
-        if (it != line.end() && it->is_number_integer()) code = it->get<int>();
-        if (it != line.end() && it->is_string()) code = std::atoi(it->get<std::string>().c_str());
+        if (code == 0) code = line.Int(key);
       }
       index->facts(c).absent_codes[recording] = code;
     }
@@ -352,7 +527,7 @@ void Fold(const json& line, int64_t ms, CallIndex* index) {
 // Reads one decision log (a file, or "-" for stdin). false (with the error printed) when the
 // file cannot be read.
 bool ReadLog(const std::string& path, int64_t keep_from_ms, int64_t keep_to_ms, CallIndex* index,
-             LogStats* stats, bool progress) {
+             LogStats* stats, Progress* progress) {
   FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
   if (in == nullptr) {
     PrintError(kCommand, "--log " + path + ": cannot open: " + std::strerror(errno));
@@ -361,15 +536,11 @@ bool ReadLog(const std::string& path, int64_t keep_from_ms, int64_t keep_to_ms, 
   char* buf = nullptr;
   size_t cap = 0;
   ssize_t n;
-  uint64_t next_progress = 64 << 20;
+  LineFields fields;
   while ((n = ::getline(&buf, &cap, in)) > 0) {
     ++stats->lines;
-    stats->bytes += uint64_t(n);
-    if (progress && stats->bytes >= next_progress) {
-      next_progress += 64 << 20;
-      std::fprintf(stderr, "\rrecrules audit: %s: %llu MiB read   ", path.c_str(),
-                   static_cast<unsigned long long>(stats->bytes >> 20));
-    }
+    progress->log_bytes.fetch_add(uint64_t(n), std::memory_order_relaxed);
+    if ((stats->lines & 0xffff) == 0 && progress->stop.load()) break;
     std::string_view line(buf, size_t(n));
     // Lines written by recrules start with their time: most are dismissed without parsing.
     constexpr std::string_view kTimeKey = "{\"time\":\"";
@@ -387,17 +558,16 @@ bool ReadLog(const std::string& path, int64_t keep_from_ms, int64_t keep_to_ms, 
         }
       }
     }
-    json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
+    if (!fields.Parse(line)) {
       ++stats->unreadable;
       continue;
     }
     if (ms < 0) {
-      ms = LogTimeMs(Str(parsed, "time"));
+      ms = LogTimeMs(fields.Get("time"));
       if (ms < 0 || ms < keep_from_ms || ms > keep_to_ms) continue;
     }
     ++stats->kept;
-    Fold(parsed, ms, index);
+    Fold(fields, ms, index);
   }
   bool ok = !std::ferror(in);
   if (!ok) PrintError(kCommand, "--log " + path + ": read failed: " + std::strerror(errno));
@@ -685,6 +855,13 @@ nlohmann::ordered_json RowJson(const Row& r) {
       {"rule", opt(r.rule)},        {"cause", r.cause}};
 }
 
+// Rows go out in batches: a day's table need not sit in memory twice.
+void FlushIfLarge(std::string* out) {
+  if (out->size() < (1 << 20)) return;
+  std::fwrite(out->data(), 1, out->size(), stdout);
+  out->clear();
+}
+
 void Print(const std::vector<Row>& rows, const std::string& format, int64_t from_ms,
            int64_t to_ms) {
   std::map<std::string, size_t> summary;
@@ -715,6 +892,7 @@ void Print(const std::vector<Row>& rows, const std::string& format, int64_t from
       }
       out += CsvField(r.cause);
       out += '\n';
+      FlushIfLarge(&out);
     }
   } else {
     char line[512];
@@ -729,6 +907,7 @@ void Print(const std::vector<Row>& rows, const std::string& format, int64_t from
       out += line;
       out += r.cause;
       out += '\n';
+      FlushIfLarge(&out);
     }
     out += "\n";
   }
@@ -782,23 +961,33 @@ int RunAudit(const AuditArgs& args) {
     return kExitBadInput;
   }
   const int64_t from_ms = *from * 1000, to_ms = *to * 1000;
-  const bool progress = ::isatty(STDERR_FILENO);
 
   twilio::TwilioClient client(*config);
+  Progress progress;
+  progress.on = ::isatty(STDERR_FILENO);
+  // The log is read while Twilio lists the recordings: neither needs the other until the join.
+  CallIndex index;
+  LogStats stats;
+  auto log_read = std::async(std::launch::async, [&] {
+    for (const std::string& path : logs) {
+      if (!ReadLog(path, from_ms - kLogMarginMs, to_ms + kLogMarginMs, &index, &stats, &progress)) {
+        return false;
+      }
+    }
+    return true;
+  });
   std::vector<TwilioRecording> recordings;
   twilio::TwilioClient::RecordingsQuery query;
   query.date_created_from = GmtDay(from_ms);
   query.date_created_to = GmtDay(to_ms - 1);
-  if (!ListAll(client, query, &recordings, progress)) return kExitBadInput;
-
-  CallIndex index;
-  LogStats stats;
-  for (const std::string& path : logs) {
-    if (!ReadLog(path, from_ms - kLogMarginMs, to_ms + kLogMarginMs, &index, &stats, progress)) {
-      return kExitBadInput;
-    }
+  const bool listed = ListAll(client, query, &recordings, &progress);
+  if (!listed) progress.stop = true;
+  while (log_read.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+    progress.Print();
   }
-  if (progress) std::fputs("\r\033[K", stderr);
+  const bool log_ok = log_read.get();
+  progress.Clear();
+  if (!listed || !log_ok) return kExitBadInput;
   if (stats.unreadable > 0) {
     PrintError(kCommand, std::to_string(stats.unreadable) +
                              " decision log line(s) are not JSON objects; skipped");
@@ -832,7 +1021,7 @@ int RunAudit(const AuditArgs& args) {
     late.conference_sid = f.call_sid.empty() ? f.conference_sid : "";
     if (late.call_sid.empty() && late.conference_sid.empty()) continue;
     std::vector<TwilioRecording> more;
-    if (!ListAll(client, late, &more, false)) return kExitBadInput;
+    if (!ListAll(client, late, &more, nullptr)) return kExitBadInput;
     for (TwilioRecording& r : more) {
       if (have.emplace(r.sid, true).second) recordings.push_back(std::move(r));
     }
