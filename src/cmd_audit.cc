@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "decision_log_reader.h"
 #include "twilio/twilio_client.h"
 
 namespace recrules::cli {
@@ -524,56 +525,46 @@ void Fold(const LineFields& line, int64_t ms, CallIndex* index) {
   }
 }
 
-// Reads one decision log (a file, or "-" for stdin). false (with the error printed) when the
-// file cannot be read.
-bool ReadLog(const std::string& path, int64_t keep_from_ms, int64_t keep_to_ms, CallIndex* index,
-             LogStats* stats, Progress* progress) {
-  FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (in == nullptr) {
-    PrintError(kCommand, "--log " + path + ": cannot open: " + std::strerror(errno));
-    return false;
-  }
-  char* buf = nullptr;
-  size_t cap = 0;
-  ssize_t n;
+// Folds every line of the decision log whose time lies in [keep_from_ms, keep_to_ms] into
+// calls. Stops early (leaving the rest unread) once progress->stop is set.
+void ReadLog(const DecisionLogReader& reader, int64_t keep_from_ms, int64_t keep_to_ms,
+             CallIndex* index, LogStats* stats, Progress* progress) {
   LineFields fields;
-  while ((n = ::getline(&buf, &cap, in)) > 0) {
+  uint64_t bytes = 0;
+  reader.ForEachLine([&](const DecisionLogReader::Line& l) {
     ++stats->lines;
-    progress->log_bytes.fetch_add(uint64_t(n), std::memory_order_relaxed);
-    if ((stats->lines & 0xffff) == 0 && progress->stop.load()) break;
-    std::string_view line(buf, size_t(n));
+    bytes += l.text.size() + 1;
+    if ((stats->lines & 0x3fff) == 0) progress->log_bytes.store(bytes, std::memory_order_relaxed);
+    if (progress->stop.load(std::memory_order_relaxed)) return;
+    std::string_view line = l.text;
+    if (line.empty()) return;
     // Lines written by recrules start with their time: most are dismissed without parsing.
     constexpr std::string_view kTimeKey = "{\"time\":\"";
     int64_t ms = -1;
     if (line.substr(0, kTimeKey.size()) == kTimeKey) {
       ms = LogTimeMs(line.substr(kTimeKey.size()));
-      if (ms >= 0 && (ms < keep_from_ms || ms > keep_to_ms)) continue;
+      if (ms >= 0 && (ms < keep_from_ms || ms > keep_to_ms)) return;
       constexpr std::string_view kTypeKey = "\",\"type\":\"";
       size_t type_at = line.find(kTypeKey, kTimeKey.size());
       if (type_at != std::string_view::npos && type_at < 48) {
         std::string_view type = line.substr(type_at + kTypeKey.size(), 17);
         if (type.substr(0, 9) != "decision\"" && type.substr(0, 10) != "recording\"" &&
             type.substr(0, 17) != "recording_status\"") {
-          continue;
+          return;
         }
       }
     }
     if (!fields.Parse(line)) {
       ++stats->unreadable;
-      continue;
+      return;
     }
     if (ms < 0) {
       ms = LogTimeMs(fields.Get("time"));
-      if (ms < 0 || ms < keep_from_ms || ms > keep_to_ms) continue;
+      if (ms < 0 || ms < keep_from_ms || ms > keep_to_ms) return;
     }
     ++stats->kept;
     Fold(fields, ms, index);
-  }
-  bool ok = !std::ferror(in);
-  if (!ok) PrintError(kCommand, "--log " + path + ": read failed: " + std::strerror(errno));
-  std::free(buf);
-  if (in != stdin) std::fclose(in);
-  return ok;
+  });
 }
 
 // ---- verdicts ---------------------------------------------------------------------------------
@@ -949,6 +940,12 @@ int RunAudit(const AuditArgs& args) {
     }
     logs.push_back("-");
   }
+  // Rotated files come with each: FILE.N ... FILE.1, then FILE.
+  Result<std::unique_ptr<DecisionLogReader>> reader = DecisionLogReader::Open(logs);
+  if (!reader.ok()) {
+    PrintError(kCommand, "--log " + reader.status().message());
+    return kExitBadInput;
+  }
   Result<twilio::TwilioConfig> config = twilio::TwilioConfig::FromEnvironment();
   if (!config.ok()) {
     PrintError(kCommand, config.status().message());
@@ -969,12 +966,7 @@ int RunAudit(const AuditArgs& args) {
   CallIndex index;
   LogStats stats;
   auto log_read = std::async(std::launch::async, [&] {
-    for (const std::string& path : logs) {
-      if (!ReadLog(path, from_ms - kLogMarginMs, to_ms + kLogMarginMs, &index, &stats, &progress)) {
-        return false;
-      }
-    }
-    return true;
+    ReadLog(**reader, from_ms - kLogMarginMs, to_ms + kLogMarginMs, &index, &stats, &progress);
   });
   std::vector<TwilioRecording> recordings;
   twilio::TwilioClient::RecordingsQuery query;
@@ -985,9 +977,9 @@ int RunAudit(const AuditArgs& args) {
   while (log_read.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
     progress.Print();
   }
-  const bool log_ok = log_read.get();
+  log_read.get();
   progress.Clear();
-  if (!listed || !log_ok) return kExitBadInput;
+  if (!listed) return kExitBadInput;
   if (stats.unreadable > 0) {
     PrintError(kCommand, std::to_string(stats.unreadable) +
                              " decision log line(s) are not JSON objects; skipped");

@@ -157,6 +157,13 @@ contains "summary" "$TMP/err" "explained 5 unexpected 2 duplicate 1 missing 3 pa
 contains "torn line" "$TMP/err" "1 decision log line(s) are not JSON objects; skipped"
 contains "the day filter was asked" <(control GET /__control/requests) '"DateCreated>":"2026-12-01","DateCreated<":"2026-12-01"'
 
+# A rotated log: FILE.1 (older lines) is read with FILE.
+mkdir -p "$TMP/rot"
+head -n 12 "$LOG" >"$TMP/rot/decisions.log.1"
+tail -n +13 "$LOG" >"$TMP/rot/decisions.log"
+expect_rc "rotated" 1 "$BIN" audit --from "$FROM" --to "$TO" --log "$TMP/rot/decisions.log" --format csv
+contains "rotated summary" "$TMP/err" "explained 5 unexpected 2 duplicate 1 missing 3 paused_not_resumed 1"
+
 # JSON: the same rows, the summary inside.
 expect_rc "json" 1 "$BIN" audit --from "$FROM" --to "$TO" --log "$LOG" --format json
 node -e '
