@@ -227,5 +227,12 @@ contains "wrong token" "$TMP/err" "recrules audit: cannot list recordings (page 
 expect_rc "unreachable" 2 env RECRULES_TWILIO_API_URL=http://127.0.0.1:1 RECRULES_TWILIO_MAX_ATTEMPTS=1 "$BIN" audit --from "$FROM" --to "$TO" --log "$LOG"
 contains "unreachable" "$TMP/err" "cannot list recordings (page 1): could not connect to Twilio"
 
+# A next_page_uri outside this account is not followed (the credentials would go with it).
+control POST /__control/faults '{"method":"GET","path":"/Recordings.json","status":200,"body":{"recordings":[],"next_page_uri":"/2010-04-01/Accounts/ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/Recordings.json?Page=1"}}' >/dev/null
+control DELETE /__control/requests >/dev/null
+expect_rc "foreign next page" 2 "$BIN" audit --from "$FROM" --to "$TO" --log "$LOG"
+contains "foreign next page" "$TMP/err" "cannot list recordings (page 2): Twilio's next_page_uri is not a page of this account"
+lacks "foreign next page not asked" <(control GET /__control/requests) "ACbbbb"
+
 echo "audit: $passed passed, $failed failed"
 [ "$failed" = 0 ]
