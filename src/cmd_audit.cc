@@ -2,19 +2,17 @@
 // account's recordings (Twilio's Recordings list) are joined with the decision log by call,
 // conference and task SID, and every recording and every decided call gets one verdict.
 //
-// Memory follows the window's calls: recordings are listed first; the log is streamed and only
-// lines whose time lies in the window (with a margin for calls that began before it or ended
-// after it) are parsed and kept, folded per call.
+// Memory follows the window's calls, not the log: the log is read (mapped) on a thread while
+// Twilio lists the recordings, and only lines whose time lies in the window (with a margin for
+// calls that began before it or ended after it) are parsed, folded into a few facts per call.
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <future>
 #include <map>
