@@ -84,6 +84,8 @@ action 2026-12-01T10:00:01.000Z create_call_recording D5 "$WT5" "$CA5" "$CF5" "$
 # 6 missing: recrules started it, Twilio does not list it.
 decision 2026-12-01T10:30:00.000Z D6 "$WT6" "$CA6" "$CF6" record dual-channel false
 action 2026-12-01T10:30:01.000Z create_call_recording D6 "$WT6" "$CA6" "$CF6" "$RE6" ok
+# Twilio's status callback for it said absent (a recording_status line).
+printf '{"time":"2026-12-01T10:31:00.000Z","type":"recording_status","callSid":"%s","recordingSid":"%s","status":"absent","errorCode":13621}\n' "$CA6" "$RE6" >>"$LOG"
 # 7 missing: Twilio has it absent.
 decision 2026-12-01T10:40:00.000Z D7 "$WT7" "$CA7" "$CF7" record dual-channel false
 action 2026-12-01T10:40:01.000Z create_call_recording D7 "$WT7" "$CA7" "$CF7" "$RE7" ok
@@ -145,6 +147,7 @@ has_row "never decided" "$RE4" unexpected "TwiML"
 has_row "first of two" "$RE5" explained
 has_row "second of two" "$RE5B" duplicate "the first is $RE5"
 has_row "started, not listed" "$RE6" missing "Twilio does not list it"
+has_row "status callback said absent" "$RE6" missing "Twilio reported it absent (error_code 13621)"
 has_row "absent" "$RE7" missing "error_code 13617"
 has_row "paused, not resumed" "$RE8" paused_not_resumed "resume_call_recording failed"
 has_row "skip, not recorded" "$CA9" explained "not recorded"
