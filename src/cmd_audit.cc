@@ -624,10 +624,12 @@ Intent IntentOf(CallFacts& f) {
   return in;
 }
 
+// "decision 5f0c... (rule default: no rule matched) said record dual-channel"
 std::string DecisionWords(const LoggedDecision& d) {
-  std::string words = "decision " + d.id + " (rule " + d.rule + ") said " + d.action;
-  if (d.action == "record" && !d.mode.empty()) words += " " + d.mode;
+  std::string words = "decision " + d.id + " (rule " + d.rule;
   if (!d.reason.empty()) words += ": " + d.reason;
+  words += ") said " + d.action;
+  if (d.action == "record" && !d.mode.empty()) words += " " + d.mode;
   return words;
 }
 

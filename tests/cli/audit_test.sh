@@ -142,7 +142,7 @@ contains "csv header" "$TMP/out" "verdict,recordingSid,callSid,conferenceSid,tas
 has_row "dual-channel explained" "$RE1" explained "recrules started it"
 has_row "conference explained" "$RE2" explained "Flex records the conference"
 has_row "skip but recorded" "$RE3" unexpected "Console's call-recording flag"
-has_row "skip but recorded names the decision" "$RE3" unexpected "decision D3 (rule rule-D3) said skip"
+has_row "skip but recorded names the decision" "$RE3" unexpected "decision D3 (rule rule-D3: because D3) said skip"
 has_row "never decided" "$RE4" unexpected "TwiML"
 has_row "first of two" "$RE5" explained
 has_row "second of two" "$RE5B" duplicate "the first is $RE5"
