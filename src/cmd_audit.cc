@@ -227,7 +227,7 @@ bool ListAll(twilio::TwilioClient& client, const twilio::TwilioClient::Recording
 
 struct LoggedDecision {
   int64_t ms = 0;
-  std::string id, action, mode, rule, reason, event;
+  std::string id, action, mode, rule, reason;
   bool conference_record = false;
 };
 
@@ -339,7 +339,7 @@ class CallIndex {
 };
 
 struct LogStats {
-  uint64_t lines = 0, kept = 0, unreadable = 0;
+  uint64_t lines = 0, unreadable = 0;
 };
 
 // The top-level fields of one decision log line, as views into it. Nested values (a decision's
@@ -491,7 +491,6 @@ void Fold(const LineFields& line, int64_t ms, CallIndex* index) {
     d.mode = line.Get("mode");
     d.rule = line.Get("rule");
     d.reason = line.Get("reason");
-    d.event = line.Get("event");
     d.conference_record = line.Raw("conferenceRecord") == "true";
     f.Add(std::move(d));
     if (f.task_sid.empty()) f.task_sid = task;
@@ -560,7 +559,6 @@ void ReadLog(const DecisionLogReader& reader, int64_t keep_from_ms, int64_t keep
       ms = LogTimeMs(fields.Get("time"));
       if (ms < 0 || ms < keep_from_ms || ms > keep_to_ms) return;
     }
-    ++stats->kept;
     Fold(fields, ms, index);
   });
 }
