@@ -21,6 +21,7 @@ void AddCheckCommand(CLI::App& app, int* exit_code);
 void AddTestCommand(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddWhyCommand(CLI::App& app, int* exit_code);
+void AddAuditCommand(CLI::App& app, int* exit_code);
 
 // Parses "1718000000" (unix seconds) or an RFC 3339 time ("2024-06-01T09:30:00Z",
 // "2024-06-01T09:30:00-05:00"). nullopt when it is neither.

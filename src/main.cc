@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   recrules::cli::AddTestCommand(app, &exit_code);
   recrules::cli::AddServeCommand(app, &exit_code);
   recrules::cli::AddWhyCommand(app, &exit_code);
+  recrules::cli::AddAuditCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

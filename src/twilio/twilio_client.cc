@@ -522,4 +522,32 @@ TwilioResponse TwilioClient::ValidateToken(const std::string& token) {
   return impl_->Perform(r);
 }
 
+TwilioResponse TwilioClient::ListRecordings(const RecordingsQuery& query) {
+  std::string q = "PageSize=" + std::to_string(std::clamp(query.page_size, 1, 1000));
+  for (auto [name, value] :
+       {std::pair{"DateCreated>", &query.date_created_from},
+        std::pair{"DateCreated<", &query.date_created_to}, std::pair{"CallSid", &query.call_sid},
+        std::pair{"ConferenceSid", &query.conference_sid}}) {
+    if (!value->empty()) q += "&" + PercentEncode(name) + "=" + PercentEncode(*value);
+  }
+  Request r;
+  r.url = impl_->AccountUrl() + "/Recordings.json?" + q;
+  return impl_->Perform(r);
+}
+
+TwilioResponse TwilioClient::FetchListPage(const std::string& page_uri) {
+  const std::string account =
+      "/2010-04-01/Accounts/" + PercentEncode(impl_->config().account_sid) + "/";
+  if (page_uri.rfind(account, 0) != 0 || page_uri.find_first_of(" \r\n\t#") != std::string::npos ||
+      page_uri.find("..") != std::string::npos) {
+    TwilioResponse refused;
+    refused.message =
+        "Twilio's next_page_uri is not a page of this account: \"" + page_uri.substr(0, 200) + "\"";
+    return refused;
+  }
+  Request r;
+  r.url = impl_->config().api_url + page_uri;
+  return impl_->Perform(r);
+}
+
 }  // namespace recrules::twilio

@@ -107,6 +107,23 @@ class TwilioClient {
   // POST {iam}/v1/Accounts/{AC}/Tokens/validate  {"token": "..."}
   TwilioResponse ValidateToken(const std::string& token);
 
+  // GET {api}/2010-04-01/Accounts/{AC}/Recordings.json: the first page of the account's
+  // recordings, newest first. Dates are whole days in GMT ("YYYY-MM-DD"), both inclusive; an
+  // empty field is no filter. Follow the answer's next_page_uri with FetchListPage.
+  struct RecordingsQuery {
+    std::string date_created_from;  // DateCreated>=
+    std::string date_created_to;    // DateCreated<=
+    std::string call_sid;           // CallSid
+    std::string conference_sid;     // ConferenceSid
+    int page_size = 1000;           // PageSize, 1..1000
+  };
+  TwilioResponse ListRecordings(const RecordingsQuery& query);
+
+  // GET {api}{page_uri}: a next page of a list, page_uri as Twilio gave it in next_page_uri.
+  // Only URIs under this account ("/2010-04-01/Accounts/{AC}/") are followed; any other is
+  // refused without a request (ok false, http_status 0).
+  TwilioResponse FetchListPage(const std::string& page_uri);
+
   class Impl;
 
  private:

@@ -32,6 +32,12 @@
 //   POST /v1/Workspaces/{WS}/Tasks/{WT}   form: Attributes=<json>, AssignmentStatus, Reason,
 //        Priority. Honours If-Match: a version other than the task's current one -> 412.
 //        Every update bumps the version (the ETag). Attributes not JSON -> 400 code 20001.
+//   GET  /2010-04-01/Accounts/{AC}/Recordings.json   the account's recordings, newest first:
+//        PageSize (default 50, 1..1000, else 400 code 20001), Page, PageToken; filters
+//        DateCreated>= / DateCreated<= / DateCreated (whole GMT days "YYYY-MM-DD"), CallSid,
+//        ConferenceSid. -> 200 {recordings, page, page_size, next_page_uri (null on the last
+//        page), first_page_uri, previous_page_uri, uri, start, end}. Recordings seeded with
+//        "recordings" (see seed) and those created through the API are listed.
 //   POST /v1/Accounts/{AC}/Tokens/validate   JSON body {"token": "..."}
 //        -> 200 {valid, code, message, expiration, identity, realm_user_value, worker_sid,
 //        roles}. Seeded valid token: valid true, code 0. Seeded token whose expiration has
@@ -47,6 +53,14 @@
 //                                                        "status": "in-progress" } ] } },
 //          "tasks":       { "WT...": { "workspace_sid": "WS...", "attributes": {...} or "..",
 //                                      "assignment_status": "assigned", ... } },
+//          "recordings":  [ { "sid": "RE..." (optional), "call_sid": "CA..." or null,
+//                             "conference_sid": "CF..." or null,
+//                             "start_time": "2026-12-01T10:00:00Z" (ISO 8601; also the
+//                             date_created), "duration": 60, "status": "completed" | "absent"
+//                             | ..., "error_code": 13617 (with absent),
+//                             "source": "StartCallRecordingAPI" | "Conference" | "DialVerb"
+//                             | "RecordVerb" | "OutboundAPI" | "Trunking"
+//                             | "StartConferenceRecordingAPI", "channels": 2 } ],
 //          "tokens":      { "<token>": { "valid": true, "identity": "alice",
 //                                        "worker_sid": "WK...", "roles": ["agent"],
 //                                        "expiration": "2030-01-01T00:00:00Z" } } }
@@ -273,6 +287,7 @@ function seed(body) {
   }
   for (const [sid, t] of Object.entries(body.tasks || {})) seedTask(sid, t || {});
   for (const [token, t] of Object.entries(body.tokens || {})) state.tokens[token] = t || {};
+  seedListedRecordings(body.recordings);
 }
 
 // ---- HTTP plumbing -------------------------------------------------------------------------
@@ -345,6 +360,7 @@ const routes = [
   ['GET', new RegExp(`^/v1/Workspaces/${SID}/Tasks/${SID}$`), fetchTask],
   ['POST', new RegExp(`^/v1/Workspaces/${SID}/Tasks/${SID}$`), updateTask],
   ['POST', new RegExp(`^/v1/Accounts/${SID}/Tokens/validate$`), validateToken],
+  ['GET', new RegExp(`^/2010-04-01/Accounts/${SID}/Recordings\\.json$`), listRecordings],
 ];
 
 function notFound(path) {
@@ -512,6 +528,90 @@ function validateToken(m, ctx) {
     realm_user_value: seeded.realm_user_value ?? seeded.identity ?? null,
     worker_sid: seeded.worker_sid ?? null,
     roles: seeded.roles ?? [],
+  }];
+}
+
+// ---- the Recordings list (recrules audit) ---------------------------------------------------
+
+function seedListedRecordings(list) {
+  for (const r of list || []) {
+    const callSid = r.call_sid ?? null;
+    const conferenceSid = r.conference_sid ?? null;
+    const rec = newRecording({ callSid: callSid || 'CA' + '0'.repeat(32), channels: r.channels ?? 2 });
+    delete state.recordings[rec.sid];
+    if (r.sid) rec.sid = r.sid;
+    const start = r.start_time ? new Date(r.start_time) : new Date();
+    rec.call_sid = callSid;
+    rec.conference_sid = conferenceSid;
+    rec.start_time = rfc2822(start);
+    rec.date_created = rfc2822(r.date_created ? new Date(r.date_created) : start);
+    rec.date_updated = rec.date_created;
+    rec.duration = r.duration === undefined ? '60' : r.duration === null ? null : String(r.duration);
+    rec.status = r.status || 'completed';
+    rec.source = r.source || (conferenceSid && !callSid ? 'StartConferenceRecordingAPI'
+                                                        : 'StartCallRecordingAPI');
+    rec.error_code = r.error_code ?? null;
+    const parent = conferenceSid && !callSid ? `Conferences/${conferenceSid}` : `Calls/${callSid}`;
+    rec.uri = `${accountBase()}/${parent}/Recordings/${rec.sid}.json`;
+    state.recordings[rec.sid] = rec;
+  }
+}
+
+// "YYYY-MM-DD" of an RFC 2822 date, in GMT.
+function gmtDay(rfc) {
+  return new Date(rfc).toISOString().slice(0, 10);
+}
+
+function listRecordings(m, ctx) {
+  const [, ac] = m;
+  const bad = wrongAccount(ac, ctx.path);
+  if (bad) return bad;
+  const q = ctx.query;
+  const pageSize = q.PageSize === undefined ? 50 : Number(q.PageSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+    return invalidParam('PageSize must be a whole number from 1 to 1000');
+  }
+  const page = q.Page === undefined ? 0 : Number(q.Page);
+  if (!Number.isInteger(page) || page < 0) return invalidParam('Page must be >= 0');
+  for (const k of ['DateCreated>', 'DateCreated<', 'DateCreated']) {
+    if (q[k] !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(q[k])) {
+      return invalidParam(`${k}${k === 'DateCreated' ? '' : '='} must be a date YYYY-MM-DD`);
+    }
+  }
+  const all = Object.values(state.recordings).filter((r) => {
+    const day = gmtDay(r.date_created);
+    if (q['DateCreated>'] !== undefined && day < q['DateCreated>']) return false;
+    if (q['DateCreated<'] !== undefined && day > q['DateCreated<']) return false;
+    if (q.DateCreated !== undefined && day !== q.DateCreated) return false;
+    if (q.CallSid !== undefined && r.call_sid !== q.CallSid) return false;
+    if (q.ConferenceSid !== undefined && r.conference_sid !== q.ConferenceSid) return false;
+    return true;
+  });
+  all.sort((a, b) => Date.parse(b.date_created) - Date.parse(a.date_created) ||
+                     (a.sid < b.sid ? -1 : 1));
+  const start = page * pageSize;
+  const items = all.slice(start, start + pageSize);
+  const base = `${accountBase()}/Recordings.json`;
+  const pageUri = (n) => {
+    const p = new URLSearchParams();
+    for (const k of ['DateCreated>', 'DateCreated<', 'DateCreated', 'CallSid', 'ConferenceSid']) {
+      if (q[k] !== undefined) p.set(k, q[k]);
+    }
+    p.set('PageSize', String(pageSize));
+    p.set('Page', String(n));
+    if (n > 0) p.set('PageToken', `PA${(all[n * pageSize - 1] || { sid: n }).sid}`);
+    return `${base}?${p.toString()}`;
+  };
+  return [200, {
+    recordings: items,
+    page,
+    page_size: pageSize,
+    start,
+    end: start + Math.max(items.length - 1, 0),
+    uri: pageUri(page),
+    first_page_uri: pageUri(0),
+    previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+    next_page_uri: start + pageSize < all.length ? pageUri(page + 1) : null,
   }];
 }
 
