@@ -4,7 +4,7 @@
 #   scripts/test.sh --quick    step 1 only (a developer's inner loop)
 # (as root on a fresh Debian 12; otherwise run `sudo scripts/install-deps.sh` first)
 #
-#   1. build/       the normal build (gcc, warnings are errors) and the whole suite
+#   1. build/       the normal build (gcc, Release, warnings are errors) and the whole suite
 #   2. build-asan/  the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (clang, -O1; tests labelled "nosan" excepted). The same build holds the
 #                   libFuzzer targets, so step 4 needs no build of its own.
