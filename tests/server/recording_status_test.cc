@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -143,6 +144,33 @@ std::string WhyOutput(const std::string& sid, const std::string& log) {
   return out;
 }
 
+std::string Rfc3339(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// `recrules audit` over the last and next ten minutes, as JSON; *exit_code its exit code.
+json AuditJson(const Server& s, int* exit_code) {
+  std::time_t now = std::time(nullptr);
+  std::string cmd =
+      "TWILIO_ACCOUNT_SID=" + std::string(FakeTwilio::kAccountSid) +
+      " TWILIO_AUTH_TOKEN=" + FakeTwilio::kAuthToken + " RECRULES_TWILIO_API_URL=" + s.fake.url() +
+      " timeout 60 " + RECRULES_BINARY_DIR "/src/recrules audit --from " + Rfc3339(now - 600) +
+      " --to " + Rfc3339(now + 600) + " --log '" + s.log + "' --format json 2>/dev/null";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return json::parse(out, nullptr, false);
+}
+
 }  // namespace
 
 TEST_CASE("recording status callbacks: asked for, signed, logged, counted, told by why") {
@@ -264,4 +292,32 @@ TEST_CASE("recording status callbacks: without --public-url none is asked for, w
                                     "callbacks") != std::string::npos);
   s.serve->Signal(SIGTERM);
   REQUIRE(s.serve->Exited(15000));
+}
+
+TEST_CASE("recording status callbacks: audit names the absent recording the server logged") {
+  Server s(true);
+  HttpClient c(s.port);
+  REQUIRE(SignedAccepted(s, c).status == 200);
+  REQUIRE(Eventually([&] { return !CreateForm(s.fake, kCall).is_null(); }, 10000));
+  const std::string recording = s.fake.State()["recordings"].begin().key();
+  REQUIRE(Eventually([&] { return !s.StatusLine(recording, "in-progress").is_null(); }, 10000));
+  CHECK(s.fake.EndRecording(recording, "absent", 13617)["callback"]["http_status"] == 200);
+  REQUIRE(Eventually([&] { return !s.StatusLine(recording, "absent").is_null(); }, 5000));
+  s.serve->Signal(SIGTERM);
+  REQUIRE(s.serve->Exited(15000));
+  // Twilio no longer lists it: only the callback in the log tells what became of it.
+  s.fake.Reset();
+  int exit_code = -1;
+  json doc = AuditJson(s, &exit_code);
+  REQUIRE(doc.is_object());
+  CHECK(exit_code == 1);
+  const json* row = nullptr;
+  for (const json& r : doc["rows"]) {
+    if (r["callSid"] == kCall) row = &r;
+  }
+  REQUIRE(row != nullptr);
+  CHECK((*row)["verdict"] == "missing");
+  CHECK_MESSAGE((*row)["cause"].get<std::string>().find(
+                    "Twilio reported it absent (error_code 13617)") != std::string::npos,
+                row->dump());
 }
