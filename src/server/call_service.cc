@@ -1,5 +1,6 @@
 #include "server/call_service.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 
@@ -218,15 +219,29 @@ Status CallService::RecordingStatus(const FormFields& form) {
     const std::string* v = FindField(form, name);
     return v ? *v : std::string();
   };
+  // SIDs are checked before they reach the server's log (no control characters in it).
+  auto sid_like = [](const std::string& sid, const char* prefix) {
+    if (sid.size() != 34 || sid.compare(0, 2, prefix) != 0) return false;
+    for (char c : sid) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  };
   const std::string recording_sid = field("RecordingSid");
   const std::string status = field("RecordingStatus");
   if (recording_sid.empty()) return Status::InvalidInput("RecordingSid: missing field");
-  if (recording_sid.size() != 34 || recording_sid.rfind("RE", 0) != 0) {
+  if (!sid_like(recording_sid, "RE")) {
     return Status::InvalidInput("RecordingSid: expected a recording SID (RE + 32 characters)");
   }
   if (status.empty()) return Status::InvalidInput("RecordingStatus: missing field");
   const std::string call_sid = field("CallSid");
   const std::string conference_sid = field("ConferenceSid");
+  if (!call_sid.empty() && !sid_like(call_sid, "CA")) {
+    return Status::InvalidInput("CallSid: expected a call SID (CA + 32 characters)");
+  }
+  if (!conference_sid.empty() && !sid_like(conference_sid, "CF")) {
+    return Status::InvalidInput("ConferenceSid: expected a conference SID (CF + 32 characters)");
+  }
   // Twilio sends numbers as text; the log carries them as numbers (0 / absent: none).
   auto number = [&](const char* name) -> json {
     const std::string text = field(name);

@@ -262,6 +262,18 @@ TEST_CASE("recording status callbacks: asked for, signed, logged, counted, told 
   HttpReply bad = c.Request("POST", kRoute, Form(no_sid), signed_headers);
   CHECK(bad.status == 400);
   CHECK(bad.body.find("RecordingSid: missing field") != std::string::npos);
+  // A call SID that is not one (here with a newline, which would forge a line in the server's
+  // log): 400 naming the field.
+  Fields bad_call = {{"RecordingSid", forged_sid},
+                     {"CallSid", "CA\nerror: forged"},
+                     {"RecordingStatus", "absent"}};
+  auto bad_call_headers = kFormType;
+  bad_call_headers.emplace_back(
+      "X-Twilio-Signature",
+      recrules::twilio::ComputeTwilioSignature(FakeTwilio::kAuthToken, callback_url, bad_call));
+  HttpReply bad_call_reply = c.Request("POST", kRoute, Form(bad_call), bad_call_headers);
+  CHECK(bad_call_reply.status == 400);
+  CHECK(bad_call_reply.body.find("CallSid: expected a call SID") != std::string::npos);
 
   s.serve->Signal(SIGTERM);
   REQUIRE(s.serve->Exited(15000));
