@@ -182,6 +182,12 @@ int Run(const ServeArgs& args) {
   if (const char* workspace = std::getenv("TWILIO_FLEX_WORKSPACE_SID")) {
     recording_options.workspace_sid = workspace;
   }
+  // Twilio posts the status of the recordings recrules starts to the public URL; without one
+  // recrules cannot say where it is reached, and does not ask.
+  if (!adapter_options.public_url.empty()) {
+    recording_options.recording_status_url =
+        adapter_options.public_url + "/v1/twilio/recording-status";
+  }
   std::unique_ptr<server::RecordingActions> recording;
   if (twilio_config->has_credentials()) {
     recording = std::make_unique<server::RecordingActions>(*twilio_config, &metrics,
@@ -209,6 +215,11 @@ int Run(const ServeArgs& args) {
                  twilio_config->account_sid, twilio_config->api_url,
                  access.flex_tokens ? "required" : "off",
                  access.twilio_signatures ? "checked" : "not checked (no TWILIO_AUTH_TOKEN)");
+    if (recording_options.recording_status_url.empty()) {
+      spdlog::warn(
+          "no --public-url: recordings are started without status callbacks, so an absent "
+          "recording is not reported (recrules audit still finds it)");
+    }
   }
   if (access.open()) {
     spdlog::warn(

@@ -1,7 +1,10 @@
 #include "server/call_service.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
+
+#include <spdlog/spdlog.h>
 
 #include "server/json_text.h"
 
@@ -209,6 +212,78 @@ void CallService::LogEventNotActedOn(const char* type, std::string_view event_ty
   fields["taskSid"] = task_sid;
   fields["message"] = message;
   decision_log_->Append(DumpJson(fields));
+}
+
+Status CallService::RecordingStatus(const FormFields& form) {
+  auto field = [&](const char* name) {
+    const std::string* v = FindField(form, name);
+    return v ? *v : std::string();
+  };
+  // SIDs are checked before they reach the server's log (no control characters in it).
+  auto sid_like = [](const std::string& sid, const char* prefix) {
+    if (sid.size() != 34 || sid.compare(0, 2, prefix) != 0) return false;
+    for (char c : sid) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  };
+  const std::string recording_sid = field("RecordingSid");
+  const std::string status = field("RecordingStatus");
+  if (recording_sid.empty()) return Status::InvalidInput("RecordingSid: missing field");
+  if (!sid_like(recording_sid, "RE")) {
+    return Status::InvalidInput("RecordingSid: expected a recording SID (RE + 32 characters)");
+  }
+  if (status.empty()) return Status::InvalidInput("RecordingStatus: missing field");
+  const std::string call_sid = field("CallSid");
+  const std::string conference_sid = field("ConferenceSid");
+  if (!call_sid.empty() && !sid_like(call_sid, "CA")) {
+    return Status::InvalidInput("CallSid: expected a call SID (CA + 32 characters)");
+  }
+  if (!conference_sid.empty() && !sid_like(conference_sid, "CF")) {
+    return Status::InvalidInput("ConferenceSid: expected a conference SID (CF + 32 characters)");
+  }
+  // Twilio sends numbers as text; the log carries them as numbers (0 / absent: none).
+  auto number = [&](const char* name) -> json {
+    const std::string text = field(name);
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return nullptr;
+    }
+    return std::stoll(text);
+  };
+  json error_code = number("ErrorCode");
+  if (error_code == 0) error_code = nullptr;
+  // The task, when recrules knows the call (or its conference).
+  std::string task_sid;
+  for (const std::string* sid : {&call_sid, &conference_sid}) {
+    if (!task_sid.empty() || sid->empty()) continue;
+    if (std::optional<Task> task = calls_->Find(*sid)) task_sid = std::string(task->task_sid());
+  }
+  metrics_->CountRecordingStatus(status);
+  if (status == "absent") {
+    spdlog::error(
+        "Twilio reports recording {} of call {} absent (Twilio error {}): nothing was recorded",
+        recording_sid, call_sid.empty() ? conference_sid : call_sid,
+        error_code.is_null() ? std::string("not given") : error_code.dump());
+  }
+  if (!decision_log_->enabled()) return Status::Ok();
+  auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  nlohmann::ordered_json line = {{"time", NowRfc3339()},
+                                 {"type", "recording_status"},
+                                 {"source", "twilio"},
+                                 {"recordingSid", recording_sid},
+                                 {"callSid", opt(call_sid)},
+                                 {"conferenceSid", opt(conference_sid)},
+                                 {"taskSid", opt(task_sid)},
+                                 {"status", status},
+                                 {"errorCode", error_code},
+                                 {"duration", number("RecordingDuration")},
+                                 {"recordingSource", opt(field("RecordingSource"))},
+                                 {"startTime", opt(field("RecordingStartTime"))},
+                                 {"channels", number("RecordingChannels")},
+                                 {"track", opt(field("RecordingTrack"))}};
+  decision_log_->Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+  return Status::Ok();
 }
 
 CallService::FlexCheck CallService::CheckFlex(const FlexRequest& request,

@@ -74,6 +74,11 @@ class CallService {
                                     const nlohmann::ordered_json& update,
                                     const std::string& identity);
 
+  // A recording status callback from Twilio (RecordingStatusCallback), its signature checked:
+  // a decision log line (type recording_status), counted by status; an absent recording is
+  // logged as an error. Fast (no Twilio call). Not ok: a field is missing or malformed.
+  Status RecordingStatus(const FormFields& form);
+
   // A /v1/decide request, decided: so that a later Flex request on its call is asked too.
   void RememberDecided(const Decision& decision, std::string_view request_json);
 

@@ -52,6 +52,7 @@ enum class RouteId {
   kPolicy,
   kReload,
   kTaskRouterEvents,
+  kRecordingStatus,
   kCreateRecording,
   kPauseCallRecording,
   kPauseConferenceRecording,
@@ -82,6 +83,7 @@ constexpr Route kRoutes[] = {
     {"/v1/policy", RouteId::kPolicy, "GET", Guard::kCaller, false},
     {"/v1/admin/reload", RouteId::kReload, "POST", Guard::kCaller, false},
     {"/v1/taskrouter/events", RouteId::kTaskRouterEvents, "POST", Guard::kWebhook, false},
+    {"/v1/twilio/recording-status", RouteId::kRecordingStatus, "POST", Guard::kWebhook, false},
     {"/features/dual-channel-recording/flex/create-recording", RouteId::kCreateRecording, "POST",
      Guard::kCaller, true},
     {"/features/pause-recording/flex/pause-call-recording", RouteId::kPauseCallRecording, "POST",
@@ -227,6 +229,7 @@ struct HttpAdapter::Impl {
   void Decide(Exchange& ex, const Route& route);
   void Policy(Exchange& ex, const Route& route);
   void TaskRouterEvent(Exchange& ex, const Route& route, const FormFields& form);
+  void RecordingStatus(Exchange& ex, const Route& route, const FormFields& form);
   void FlexRecording(Exchange& ex, const Route& route, const twilio::FlexIdentity& caller);
   void UpdateTaskAttributes(Exchange& ex, const Route& route, const twilio::FlexIdentity& caller);
 };
@@ -331,7 +334,7 @@ void HttpAdapter::Impl::Handle(Exchange ex) {
       return Dispatch(std::move(ex), *route, {}, std::move(*form));
     } else if (!IsApiToken(access, BearerToken(req.Header("authorization")))) {
       return ReplyError(ex, route, 403, "forbidden",
-                        "TaskRouter callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
+                        "Twilio callbacks need X-Twilio-Signature, and TWILIO_AUTH_TOKEN is "
                         "not set to check it; send a static API token instead");
     }
   }
@@ -395,6 +398,11 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route,
       if (!form.ok()) return ReplyStatus(ex, &route, form.status());
       return TaskRouterEvent(ex, route, *form);
     }
+    case RouteId::kRecordingStatus: {
+      auto form = ParseForm(ex.request().body);
+      if (!form.ok()) return ReplyStatus(ex, &route, form.status());
+      return RecordingStatus(ex, route, *form);
+    }
     case RouteId::kCreateRecording:
     case RouteId::kPauseCallRecording:
     case RouteId::kPauseConferenceRecording:
@@ -409,6 +417,7 @@ void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route,
 void HttpAdapter::Impl::Dispatch(Exchange ex, const Route& route,
                                  const twilio::FlexIdentity& caller, FormFields form) {
   if (route.id == RouteId::kTaskRouterEvents) return TaskRouterEvent(ex, route, form);
+  if (route.id == RouteId::kRecordingStatus) return RecordingStatus(ex, route, form);
   Dispatch(std::move(ex), route, caller);
 }
 
@@ -458,6 +467,14 @@ void HttpAdapter::Impl::TaskRouterEvent(Exchange& ex, const Route& route, const 
   }
   body += '}';
   Reply(ex, JsonResponse(200, std::move(body)), &route);
+}
+
+// Twilio retries a callback that fails: answered at once (a log line and a counter, no Twilio
+// call), 200 with an empty JSON object.
+void HttpAdapter::Impl::RecordingStatus(Exchange& ex, const Route& route, const FormFields& form) {
+  Status s = service.RecordingStatus(form);
+  if (!s.ok()) return ReplyStatus(ex, &route, s);
+  Reply(ex, JsonResponse(200, R"({"received":true})"), &route);
 }
 
 // A voice task's attributes changed (a payment IVR began, capture ended): the update event is

@@ -74,6 +74,11 @@ Metrics::Metrics() {
                     "counter",
                     {"route", "status"},
                     {}};
+  recordings_ = {"recrules_recordings_total",
+                 "Recording status callbacks from Twilio, by status.",
+                 "counter",
+                 {"status"},
+                 {}};
   started_unix_ = int64_t(std::time(nullptr));
 }
 
@@ -124,6 +129,17 @@ void Metrics::CountHttp(const std::string& route, int status, double seconds) {
   http_sum_ns_.fetch_add(uint64_t(seconds * 1e9), std::memory_order_relaxed);
 }
 
+void Metrics::CountRecordingStatus(std::string_view status) {
+  // Twilio's statuses only: a label value per unknown word would let callers grow the family.
+  static constexpr std::string_view kKnown[] = {"in-progress", "paused", "stopped", "processing",
+                                                "completed",   "absent", "failed",  "deleted"};
+  std::string_view label = "other";
+  for (std::string_view known : kKnown) {
+    if (status == known) label = known;
+  }
+  Add(recordings_, {label});
+}
+
 void Metrics::RenderFamily(const Family& f, std::string* out) {
   *out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
   for (const auto& [labels, value] : f.values) {
@@ -169,6 +185,7 @@ std::string Metrics::Render(const std::string& policy_version) const {
     RenderFamily(reloads_, &out);
     RenderFamily(twilio_calls_, &out);
     RenderFamily(http_requests_, &out);
+    RenderFamily(recordings_, &out);
   }
   RenderHistogram("recrules_decision_latency_seconds",
                   "Time the engine took to decide, from the decision's latency.", kLatencyBuckets,

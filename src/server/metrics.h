@@ -28,6 +28,8 @@ class Metrics {
   // "error_<http status>" or "unreachable".
   void CountTwilioCall(const std::string& operation, const std::string& result);
   void CountHttp(const std::string& route, int status, double seconds);
+  // A recording status callback from Twilio: "in-progress", "completed", "absent", ...
+  void CountRecordingStatus(std::string_view status);
   // policy_version is exported as recrules_policy_info{version="..."} 1.
   std::string Render(const std::string& policy_version) const;
 
@@ -59,7 +61,7 @@ class Metrics {
   static void RenderFamily(const Family& family, std::string* out);
 
   mutable std::mutex mu_;
-  Family decisions_, rule_errors_, reloads_, twilio_calls_, http_requests_;
+  Family decisions_, rule_errors_, reloads_, twilio_calls_, http_requests_, recordings_;
   std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency_buckets_{};
   std::atomic<uint64_t> latency_count_{0};
   std::atomic<uint64_t> latency_sum_ns_{0};

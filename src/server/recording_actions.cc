@@ -373,7 +373,7 @@ TwilioResponse RecordingActions::Send(const FlexRequest& request, const char* so
   TwilioResponse r;
   switch (request.op) {
     case FlexOperation::kCreateRecording:
-      r = client_.CreateCallRecording(request.call_sid);
+      r = client_.CreateCallRecording(request.call_sid, options_.recording_status_url);
       break;
     case FlexOperation::kPauseCallRecording:
     case FlexOperation::kResumeCallRecording:
@@ -431,7 +431,7 @@ TwilioResponse RecordingActions::RecordLegOnce(const std::string& leg, const cha
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    TwilioResponse r = client_.CreateCallRecording(leg);
+    TwilioResponse r = client_.CreateCallRecording(leg, options_.recording_status_url);
     const std::string recording_sid = r.ok ? StringAt(r.body, {"sid"}) : "";
     if (r.ok && !recording_sid.empty()) {
       calls.LegRecorded(leg, LegRecording{recording_sid, source, DumpJson(r.body)});

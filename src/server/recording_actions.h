@@ -68,6 +68,9 @@ struct RecordingActionsOptions {
   // The Flex TaskRouter workspace (TWILIO_FLEX_WORKSPACE_SID) for update-task-attributes;
   // empty: the workspace of the TaskRouter events received.
   std::string workspace_sid;
+  // Where Twilio posts the status of every recording recrules starts (in-progress, completed,
+  // absent): <--public-url>/v1/twilio/recording-status. Empty (no public URL): not asked for.
+  std::string recording_status_url;
 };
 
 class RecordingActions {

@@ -436,12 +436,20 @@ const TwilioConfig& TwilioClient::config() const {
   return impl_->config();
 }
 
-TwilioResponse TwilioClient::CreateCallRecording(const std::string& call_sid) {
+TwilioResponse TwilioClient::CreateCallRecording(const std::string& call_sid,
+                                                 const std::string& status_callback) {
   Request r;
   r.method = "POST";
   r.url = impl_->AccountUrl() + "/Calls/" + PercentEncode(call_sid) + "/Recordings.json";
   r.content_type = "application/x-www-form-urlencoded";
-  r.body = FormEncode({{"RecordingChannels", "dual"}, {"RecordingTrack", "both"}});
+  std::vector<std::pair<std::string, std::string>> fields = {{"RecordingChannels", "dual"},
+                                                             {"RecordingTrack", "both"}};
+  if (!status_callback.empty()) {
+    fields.insert(fields.end(), {{"RecordingStatusCallback", status_callback},
+                                 {"RecordingStatusCallbackEvent", "in-progress completed absent"},
+                                 {"RecordingStatusCallbackMethod", "POST"}});
+  }
+  r.body = FormEncode(fields);
   r.idempotent = false;
   return impl_->Perform(r);
 }

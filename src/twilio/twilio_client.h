@@ -73,10 +73,13 @@ class TwilioClient {
   const TwilioConfig& config() const;
 
   // POST {api}/2010-04-01/Accounts/{AC}/Calls/{call_sid}/Recordings.json
-  //   RecordingChannels=dual (and RecordingTrack=both)
+  //   RecordingChannels=dual (and RecordingTrack=both); with a `status_callback` URL also
+  //   RecordingStatusCallback=<it>, RecordingStatusCallbackEvent=in-progress completed absent,
+  //   RecordingStatusCallbackMethod=POST.
   // Not idempotent: retried on 429/503 and when the connection failed before the request was
   // sent, never after a reset or timeout once sent (Twilio may have started the recording).
-  TwilioResponse CreateCallRecording(const std::string& call_sid);
+  TwilioResponse CreateCallRecording(const std::string& call_sid,
+                                     const std::string& status_callback = "");
 
   // POST {api}/2010-04-01/Accounts/{AC}/Calls/{call_sid}/Recordings/{recording_sid}.json
   //   Status=paused|in-progress|stopped, PauseBehavior=skip|silence (with paused only).

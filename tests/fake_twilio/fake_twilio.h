@@ -182,6 +182,21 @@ class FakeTwilio {
     return out;
   }
   nlohmann::json State() const { return Control("GET", "/__control/state").body; }
+  // Ends recording `sid` as "completed" or "absent" (with Twilio's error code); when its create
+  // asked for that status callback, the fake posts it and answers once it was answered:
+  // {ok, callback: {http_status, error} or null}.
+  nlohmann::json EndRecording(const std::string& sid, const std::string& status = "completed",
+                              int error_code = 0, int duration = 1) const {
+    nlohmann::json body = {{"sid", sid}, {"status", status}, {"duration", duration}};
+    if (error_code != 0) body["error_code"] = error_code;
+    Answer a = Control("POST", "/__control/end-recording", body);
+    Expect(a);
+    return a.body;
+  }
+  // The recording status callbacks posted so far, oldest first.
+  nlohmann::json Callbacks() const {
+    return Control("GET", "/__control/callbacks").body["callbacks"];
+  }
 
  private:
   static void Expect(const Answer& a) {

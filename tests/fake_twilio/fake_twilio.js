@@ -20,6 +20,14 @@
 //        -> 201 recording {sid: "RE...", call_sid, status: "in-progress", channels, track, uri...}
 //        Any call SID is taken as a live call unless seeded otherwise; a call seeded with a
 //        status other than "in-progress" -> 400 code 21220.
+//        With RecordingStatusCallback=<http URL> (RecordingStatusCallbackEvent: the events,
+//        space-separated, default "completed"; RecordingStatusCallbackMethod must be POST),
+//        the fake posts status callbacks there as Twilio does: a form signed with
+//        X-Twilio-Signature (the auth token over the URL and the sorted fields) carrying
+//        AccountSid, CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration,
+//        RecordingChannels, RecordingTrack, RecordingSource, RecordingStartTime, ErrorCode.
+//        "in-progress" right after the create; "completed" or "absent" when the test ends the
+//        recording (POST /__control/end-recording).
 //   POST /2010-04-01/Accounts/{AC}/Calls/{CA}/Recordings/{RE or Twilio.CURRENT}.json
 //        form: Status=paused|in-progress|stopped, PauseBehavior=skip|silence (paused only)
 //        -> 200 recording. Unknown recording (or no current one) -> 404 code 20404;
@@ -83,6 +91,13 @@
 //        in order (headers with lowercase names; form is {key: value} for form bodies, json
 //        the parsed JSON body, body the raw text; fault says which fault was applied, or null).
 //   DELETE /__control/requests  clear the journal.
+//   POST /__control/end-recording  {"sid": "RE...", "status": "completed" | "absent",
+//        "error_code": 13617 (absent), "duration": 42}: the recording ends so; when its
+//        create asked for that event, the status callback is posted and awaited.
+//        -> {"ok": true, "callback": {http_status, error} or null (none asked for)}
+//        Unknown recording -> 404.
+//   GET  /__control/callbacks -> {"callbacks": [ {recording_sid, status, url, form,
+//        signature, http_status, error} ]}: every status callback posted, in order.
 //   GET  /__control/state     -> {calls, conferences, recordings, tasks, tokens}: the fake's state.
 //   POST /__control/reset     clear state, faults and journal.
 //   POST /__control/shutdown  answer, then exit 0.
@@ -129,6 +144,7 @@ const opts = parseArgs(process.argv);
 let state;
 let faults;
 let journal;
+let callbacks;  // recording status callbacks posted: {recording_sid, status, url, ...}
 let seq;
 
 function resetAll() {
@@ -138,9 +154,11 @@ function resetAll() {
     recordings: {},   // RE -> recording object (call or conference)
     tasks: {},        // WT -> {task fields..., version}
     tokens: {},       // token -> seed
+    statusCallbacks: {},  // RE -> {url, events}: what its create asked for
   };
   faults = [];
   journal = [];
+  callbacks = [];
   seq = 0;
 }
 resetAll();
@@ -379,6 +397,90 @@ function invalidParam(message) {
   return [400, errorBody(400, 20001, message)];
 }
 
+// ---- recording status callbacks --------------------------------------------------------------
+
+// X-Twilio-Signature: HMAC-SHA1 with the auth token over the URL and the fields sorted by name,
+// each name followed by its value; base64.
+function twilioSignature(url, form) {
+  const data = Object.keys(form).sort().reduce((acc, k) => acc + k + form[k], url);
+  return crypto.createHmac('sha1', opts.authToken).update(data, 'utf8').digest('base64');
+}
+
+// The callback a recording asked for in its create form, or null; an error message when the
+// request is wrong.
+function statusCallbackOf(form) {
+  if (!form.RecordingStatusCallback) return null;
+  const events = (form.RecordingStatusCallbackEvent || 'completed').split(/[ ,]+/).filter(Boolean);
+  for (const e of events) {
+    if (!['in-progress', 'completed', 'absent'].includes(e)) {
+      return `RecordingStatusCallbackEvent: unknown event ${e}`;
+    }
+  }
+  const method = form.RecordingStatusCallbackMethod || 'POST';
+  if (method !== 'POST') return 'RecordingStatusCallbackMethod: only POST is faked';
+  return { url: form.RecordingStatusCallback, events };
+}
+
+// Posts `status` for `rec` when its create asked for that event; resolves to the callback
+// entry (also kept in `callbacks`), or null when none was asked for.
+function postStatusCallback(rec, status) {
+  const cb = state.statusCallbacks[rec.sid];
+  if (!cb || !cb.events.includes(status)) return Promise.resolve(null);
+  const form = {
+    AccountSid: opts.accountSid,
+    CallSid: rec.call_sid || '',
+    RecordingSid: rec.sid,
+    RecordingUrl: `https://api.twilio.com${accountBase()}/Recordings/${rec.sid}`,
+    RecordingStatus: status,
+    RecordingDuration: String(status === 'in-progress' ? 0 : (rec.duration || 0)),
+    RecordingChannels: String(rec.channels),
+    RecordingTrack: rec.track || 'both',
+    RecordingSource: rec.source,
+    RecordingStartTime: rec.start_time,
+    ErrorCode: String(rec.error_code || 0),
+  };
+  if (rec.conference_sid) form.ConferenceSid = rec.conference_sid;
+  const signature = twilioSignature(cb.url, form);
+  const entry = { recording_sid: rec.sid, status, url: cb.url, form, signature,
+                  http_status: null, error: null };
+  callbacks.push(entry);
+  return new Promise((resolve) => {
+    let target;
+    try {
+      target = new URL(cb.url);
+    } catch (e) {
+      entry.error = `bad URL: ${e.message}`;
+      return resolve(entry);
+    }
+    if (target.protocol !== 'http:' || target.hostname !== '127.0.0.1') {
+      entry.error = 'not posted: the fake posts to http://127.0.0.1 only';
+      return resolve(entry);
+    }
+    const body = new URLSearchParams(form).toString();
+    const req = http.request(target, {
+      method: 'POST',
+      timeout: 5000,
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': Buffer.byteLength(body),
+        'X-Twilio-Signature': signature,
+      },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        entry.http_status = res.statusCode;
+        resolve(entry);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => {
+      entry.error = e.message;
+      resolve(entry);
+    });
+    req.end(body);
+  });
+}
+
 function createCallRecording(m, ctx) {
   const [, ac, callSid] = m;
   const bad = wrongAccount(ac, ctx.path);
@@ -389,8 +491,16 @@ function createCallRecording(m, ctx) {
   if (!['inbound', 'outbound', 'both'].includes(track)) {
     return invalidParam(`RecordingTrack must be inbound, outbound or both`);
   }
+  const callback = statusCallbackOf(ctx.form);
+  if (typeof callback === 'string') return invalidParam(callback);
   state.calls[callSid] = { status: 'in-progress' };
-  return [201, newRecording({ callSid, channels, track })];
+  const rec = newRecording({ callSid, channels, track });
+  if (callback) {
+    state.statusCallbacks[rec.sid] = callback;
+    // After the create's answer, as Twilio does.
+    setTimeout(() => postStatusCallback(rec, 'in-progress'), 20);
+  }
+  return [201, rec];
 }
 
 function applyRecordingUpdate(rec, form) {
@@ -710,6 +820,25 @@ function serveControl(req, res, ctx) {
             Object.entries(state.tasks).map(([k, t]) => [k, { ...taskJson(t), version: t.version }])),
         tokens: state.tokens,
       });
+    case 'POST /__control/end-recording': {
+      const b = ctx.json || {};
+      const rec = state.recordings[b.sid];
+      if (!rec) return send(req, res, 404, { ok: false, error: `no recording ${b.sid}` });
+      const status = b.status || 'completed';
+      if (!['completed', 'absent'].includes(status)) {
+        return send(req, res, 400, { ok: false, error: 'status must be completed or absent' });
+      }
+      rec.status = status;
+      rec.duration = status === 'absent' ? '0' : String(b.duration ?? 1);
+      rec.error_code = status === 'absent' ? (b.error_code ?? 13617) : null;
+      postStatusCallback(rec, status).then((entry) => send(req, res, 200, {
+        ok: true,
+        callback: entry && { http_status: entry.http_status, error: entry.error },
+      }));
+      return undefined;
+    }
+    case 'GET /__control/callbacks':
+      return send(req, res, 200, { callbacks });
     case 'POST /__control/reset':
       resetAll();
       return send(req, res, 200, { ok: true });

@@ -130,6 +130,21 @@ TEST_CASE("metrics: rule errors are counted by rule, without their line") {
   CHECK(text.find("recrules_policy_info{version=\"v1\"} 1") != std::string::npos);
 }
 
+TEST_CASE("metrics: recording status callbacks by Twilio's status; other words are one label") {
+  Metrics m;
+  m.CountRecordingStatus("in-progress");
+  m.CountRecordingStatus("absent");
+  m.CountRecordingStatus("absent");
+  m.CountRecordingStatus("made-up-1");
+  m.CountRecordingStatus("made-up-2");
+  std::string text = m.Render("v1");
+  CHECK(text.find("# TYPE recrules_recordings_total counter") != std::string::npos);
+  CHECK(text.find("recrules_recordings_total{status=\"in-progress\"} 1") != std::string::npos);
+  CHECK(text.find("recrules_recordings_total{status=\"absent\"} 2") != std::string::npos);
+  CHECK(text.find("recrules_recordings_total{status=\"other\"} 2") != std::string::npos);
+  CHECK(text.find("made-up") == std::string::npos);
+}
+
 TEST_CASE("MemoryCallStore: by call and conference SID, latest task wins, bounded, aged") {
   auto task = [](const std::string& queue, const std::string& call, const std::string& conf) {
     std::string attributes = "{\"call_sid\":\"" + call + "\"";
