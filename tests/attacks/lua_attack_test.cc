@@ -404,7 +404,8 @@ TEST_CASE("attack: work in C is charged to the budget by its size") {
     return function(task)
       for i = 1, 1e6 do recrules.matches(task.attributes, 'list', BIG) end
     end)");
-  dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"on_rule_error":"skip"}})");
+  dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"on_rule_error":"skip",)"
+                           R"("limits":)" + Limits("{}") + "}}");
   auto engine = recrules::Engine::Open(dir.path());
   REQUIRE(engine.ok());
   recrules::Decision d;
