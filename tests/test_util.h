@@ -11,6 +11,14 @@
 
 namespace recrules::testing {
 
+// recrules.limits JSON for a test that checks the instruction or memory limit: unless it sets
+// time_ms, the wall-clock limit is raised to its maximum, since under sanitizers (and on a busy
+// machine) the default 200 ms can end a rule before the limit under test.
+inline std::string WithLargeTimeLimit(const std::string& limits) {
+  if (limits.find("time_ms") != std::string::npos) return limits;
+  return limits == "{}" ? R"({"time_ms":60000})" : R"({"time_ms":60000,)" + limits.substr(1);
+}
+
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -35,14 +35,6 @@ struct Outcome {
   std::string error() const { return attacked.rule_errors.empty() ? "" : attacked.rule_errors[0]; }
 };
 
-// The limits an attack runs under. Unless the test sets time_ms, the wall-clock limit is raised
-// to its maximum: these tests check the instruction budget, and under sanitizers the default
-// 200 ms could end a rule first.
-std::string Limits(const std::string& limits) {
-  if (limits.find("time_ms") != std::string::npos) return limits;
-  return limits == "{}" ? R"({"time_ms":60000})" : R"({"time_ms":60000,)" + limits.substr(1);
-}
-
 // Runs `body` inside decide when the task says "attack", in a policy whose on_rule_error is
 // skip and whose default is record. Afterwards a plain task must still be recorded by default
 // (the attacking rule passes), on the same engine and thread.
@@ -54,7 +46,7 @@ Outcome Attack(const std::string& body, const std::string& limits = "{}") {
                 body + "\n  end\n  return recrules.record{reason = 'escaped'}\nend\n");
   dir.Write("policy.json", R"({"recrules":{"rules":["attack.lua"],"default":"record",)"
                            R"("on_rule_error":"skip","limits":)" +
-                               Limits(limits) + "}}");
+                               WithLargeTimeLimit(limits) + "}}");
   auto engine = recrules::Engine::Open(dir.path());
   REQUIRE_MESSAGE(engine.ok(), engine.status().message());
   Outcome out;
@@ -313,7 +305,7 @@ Outcome DecideWith(const std::string& decide, const std::string& task,
   dir.Write("rule.lua", "return function(task, ctx)\n" + decide + "\nend\n");
   dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"default":"record",)"
                            R"("on_rule_error":"skip","limits":)" +
-                               Limits(limits) + "}}");
+                               WithLargeTimeLimit(limits) + "}}");
   auto engine = recrules::Engine::Open(dir.path());
   REQUIRE_MESSAGE(engine.ok(), engine.status().message());
   Outcome out;
@@ -405,7 +397,8 @@ TEST_CASE("attack: work in C is charged to the budget by its size") {
       for i = 1, 1e6 do recrules.matches(task.attributes, 'list', BIG) end
     end)");
   dir.Write("policy.json", R"({"recrules":{"rules":["rule.lua"],"on_rule_error":"skip",)"
-                           R"("limits":)" + Limits("{}") + "}}");
+                           R"("limits":)" +
+                               WithLargeTimeLimit("{}") + "}}");
   auto engine = recrules::Engine::Open(dir.path());
   REQUIRE(engine.ok());
   recrules::Decision d;

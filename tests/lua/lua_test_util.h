@@ -16,13 +16,14 @@ namespace recrules::testing {
 
 class LuaRuleFixture {
  public:
-  // Writes rule.lua with `lua` and a policy listing it; `limits` is the recrules.limits JSON.
+  // Writes rule.lua with `lua` and a policy listing it; `limits` is the recrules.limits JSON
+  // (time_ms large unless given: WithLargeTimeLimit).
   Status Load(const std::string& lua, const std::string& limits = "{}",
               const std::string& features = "{\"pause_recording\":{\"enabled\":true}}") {
     dir.Write("rule.lua", lua);
     dir.Write("policy.json", "{\"features\":" + features +
-                                 ",\"recrules\":{\"rules\":[\"rule.lua\"],\"limits\":" + limits +
-                                 "}}");
+                                 ",\"recrules\":{\"rules\":[\"rule.lua\"],\"limits\":" +
+                                 WithLargeTimeLimit(limits) + "}}");
     auto compiled = detail::CompilePolicy(dir.path());
     if (!compiled.ok()) return compiled.status();
     policy = *compiled;
