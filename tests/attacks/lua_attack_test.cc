@@ -16,6 +16,7 @@
 #include "test_util.h"
 
 using recrules::testing::TempDir;
+using recrules::testing::WithLargeTimeLimit;
 
 namespace {
 
